@@ -1,0 +1,1 @@
+//! Load: bounded read, component checks, digest, compile once and cache the compiled artifact on disk.

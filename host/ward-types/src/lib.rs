@@ -1,0 +1,1 @@
+//! Types: WIT signatures, JSON Schemas and the JSON <-> component value mapping.

@@ -1,0 +1,2 @@
+//! Keys, signatures and trust for ward plugins.
+#![forbid(unsafe_code)]

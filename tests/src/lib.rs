@@ -1,0 +1,1 @@
+//! End-to-end and adversarial tests live in tests/.
