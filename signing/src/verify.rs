@@ -35,6 +35,23 @@ pub enum SignatureStatus {
     DoesNotCoverContent,
 }
 
+impl SignatureStatus {
+    /// The status as written in reports (`counted`, `does-not-cover-content`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Counted => "counted",
+            Self::Duplicate => "duplicate",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+            Self::OutOfScope => "out-of-scope",
+            Self::BeyondCeiling => "beyond-ceiling",
+            Self::Invalid => "invalid",
+            Self::Untrusted => "untrusted",
+            Self::DoesNotCoverContent => "does-not-cover-content",
+        }
+    }
+}
+
 /// One signature record and its outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct SignatureReport {
@@ -92,7 +109,7 @@ impl Report {
                     (None, Some(claimed)) => format!("claimed {claimed}"),
                     (None, None) => "no key id".to_owned(),
                 };
-                format!("#{} {:?} {who}", s.index, s.status)
+                format!("#{} {} {who}", s.index, s.status.as_str())
             })
             .collect();
         format!(
