@@ -1,1 +1,94 @@
-fn main() {}
+//! `ward`: run and describe WebAssembly plugins with no ambient authority.
+
+mod cli;
+mod describe;
+mod home;
+mod output;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, DevCommand};
+
+/// Exit status: success.
+const EXIT_OK: u8 = 0;
+/// Exit status: the plugin failed, or ward refused to run it (a limit, a trap, an error result).
+const EXIT_PLUGIN: u8 = 1;
+/// Exit status: a usage or host error (bad arguments, unreadable or invalid component, I/O).
+const EXIT_USAGE: u8 = 2;
+
+/// An error with the exit status it should produce.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    code: u8,
+    error: anyhow::Error,
+    /// Already reported (for example as JSON on stdout); only the status remains.
+    reported: bool,
+}
+
+impl Failure {
+    pub(crate) fn usage(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: EXIT_USAGE,
+            error: error.into(),
+            reported: false,
+        }
+    }
+
+    pub(crate) fn plugin(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: EXIT_PLUGIN,
+            error: error.into(),
+            reported: false,
+        }
+    }
+
+    pub(crate) fn reported(code: u8) -> Failure {
+        Failure {
+            code,
+            error: anyhow::anyhow!("reported"),
+            reported: true,
+        }
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Failure {
+        Failure::usage(error)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    output::init_logging(cli.verbose, cli.quiet);
+    match dispatch(cli) {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(failure) => {
+            if !failure.reported && !output::is_broken_pipe(&failure.error) {
+                eprintln!("error: {:#}", failure.error);
+            }
+            if output::is_broken_pipe(&failure.error) {
+                return ExitCode::from(EXIT_OK);
+            }
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<(), Failure> {
+    let home = home::Home::locate(cli.home.as_deref())?;
+    match cli.command {
+        Command::Dev {
+            command: DevCommand::Run(args),
+        } => run::dev_run(&home, args),
+        Command::Describe(args) => describe::describe(&home, args),
+    }
+}

@@ -1,1 +1,160 @@
-//! Link: the store state and a WASI linker that grants nothing unless told to.
+//! Link: the per-call store state and the one linker every plugin is instantiated with.
+//!
+//! The linker provides WASI 0.2 (cli, io, clocks, random, filesystem, sockets), `wasi:http`
+//! and `ward:plugin/log`, and every one of them grants nothing unless the call's [`Grants`]
+//! say so: no preopened directories, no environment, no arguments except a CLI command's argv,
+//! an empty stdin, TCP, UDP and name lookup disabled, and every outgoing HTTP request refused
+//! through wasmtime-wasi-http's `send_request` hook. stdout and stderr are captured in memory
+//! up to the call's output limit.
+#![deny(missing_docs)]
+
+mod limiter;
+mod log;
+mod pipe;
+
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::Engine;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+pub use limiter::Limiter;
+pub use pipe::CappedPipe;
+use ward_policy::{Limit, Limits};
+
+
+/// Authority granted to one call. Empty (the default) means pure computation only.
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    /// Arguments a `wasi:cli/run` command sees after its program name.
+    pub argv: Vec<String>,
+}
+
+/// Everything a call's store holds. Built fresh for every call and dropped after it.
+pub struct State {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    http: WasiHttpCtx,
+    hooks: DenyHttp,
+    limiter: Limiter,
+    stdout: CappedPipe,
+    stderr: CappedPipe,
+    plugin: String,
+    log_budget: u64,
+    log_dropped: bool,
+}
+
+impl State {
+    /// State for one call of `plugin` (a display name used in logs) under `limits`.
+    pub fn new(plugin: &str, limits: &Limits, grants: &Grants) -> State {
+        let stdout = CappedPipe::new(limits.output_bytes);
+        let stderr = CappedPipe::new(limits.output_bytes);
+        let mut builder = WasiCtxBuilder::new();
+        builder
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }));
+        if !grants.argv.is_empty() {
+            let mut args = Vec::with_capacity(grants.argv.len() + 1);
+            args.push(plugin.to_owned());
+            args.extend(grants.argv.iter().cloned());
+            builder.args(&args);
+        }
+        State {
+            wasi: builder.build(),
+            table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            hooks: DenyHttp,
+            limiter: Limiter::new(limits),
+            stdout,
+            stderr,
+            plugin: plugin.to_owned(),
+            log_budget: limits.output_bytes,
+            log_dropped: false,
+        }
+    }
+
+    /// The resource limiter to install with `Store::limiter`.
+    pub fn limiter(&mut self) -> &mut Limiter {
+        &mut self.limiter
+    }
+
+    /// What the guest wrote to stdout (at most the output limit).
+    pub fn stdout(&self) -> bytes::Bytes {
+        self.stdout.contents()
+    }
+
+    /// What the guest wrote to stderr (at most the output limit).
+    pub fn stderr(&self) -> bytes::Bytes {
+        self.stderr.contents()
+    }
+
+    /// The first limit this call crossed, as recorded by the limiter and the output pipes.
+    pub fn exceeded(&self) -> Option<Limit> {
+        self.limiter
+            .exceeded()
+            .or_else(|| (self.stdout.overflowed() || self.stderr.overflowed()).then_some(Limit::Output))
+    }
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// The `wasi:http` hook of a call with no network grant: every request is refused, unsent.
+struct DenyHttp;
+
+impl WasiHttpHooks for DenyHttp {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = Result<
+                    (
+                        http::Response<wasmtime_wasi_http::WasiBody>,
+                        Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                    ),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        tracing::warn!(
+            host = %request.uri().host().unwrap_or(""),
+            "denied outgoing HTTP request: no network capability is granted"
+        );
+        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+    }
+}
+
+/// Builds the linker shared by every call on `engine`.
+///
+/// Only the interfaces listed in the crate documentation are defined; a component importing
+/// anything else fails to instantiate (and is refused earlier, at load).
+pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<State>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    log::bindings::ward::plugin::log::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+    Ok(linker)
+}
+

@@ -1,1 +1,513 @@
-//! Instantiate and call: one engine per process, cached pre-instantiation, a fresh store per call, limits.
+//! Instantiate and call: one [`Runtime`] (one wasmtime engine) per process, components compiled
+//! once with their pre-instantiation cached, and a fresh store for every call.
+//!
+//! A call takes a command name and a JSON object of arguments, checks the arguments against
+//! the command's WIT types before any guest code runs, instantiates the plugin from its cached
+//! `InstancePre` under the call's [`Limits`], runs it, and returns the result as JSON. A guest
+//! that crosses a limit earns a [`CallError::Limit`] naming it; the runtime is unaffected and
+//! the next call works.
+#![deny(missing_docs)]
+
+mod engine;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{ComponentExportIndex, InstancePre, Val};
+use wasmtime::{Engine, Store, Trap};
+use wasmtime_wasi::p2::bindings::CommandPre;
+
+pub use engine::{EPOCH_TICK, engine_config};
+pub use ward_link::Grants;
+pub use ward_load::{ArtifactCache, Digest, LoadError, Origin};
+pub use ward_policy::{Limit, LimitExceeded, Limits};
+pub use ward_types::{ArgError, Command, CommandKind};
+
+use ward_link::State;
+
+/// Extra wall-clock time, past the call's timeout, that a call waiting in the host (for
+/// example in a sleep) is given before it is cancelled. Running guest code is stopped by the
+/// epoch deadline at the timeout itself.
+const HOST_WAIT_GRACE: Duration = Duration::from_millis(250);
+
+/// Why a runtime could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The engine or linker could not be created.
+    #[error("cannot create the wasmtime engine: {0:#}")]
+    Engine(wasmtime::Error),
+    /// The artifact cache could not be opened.
+    #[error(transparent)]
+    Cache(#[from] ward_load::CacheError),
+}
+
+/// Why a call did not produce a result.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The plugin has no command of that name.
+    #[error("the plugin has no command '{name}'; its commands are: {}", .available.join(", "))]
+    UnknownCommand {
+        /// The name asked for.
+        name: String,
+        /// The names it has.
+        available: Vec<String>,
+    },
+    /// The command's types are outside what ward can call (resources, streams, futures).
+    #[error("command '{name}' cannot be called: {reason}")]
+    Unsupported {
+        /// The command.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// The arguments do not match the command's WIT types; no guest code ran.
+    #[error(transparent)]
+    Args(#[from] ArgError),
+    /// The arguments of a `wasi:cli/run` program are not a list of strings.
+    #[error("{0}")]
+    CliArgs(String),
+    /// The call crossed one of its limits and was stopped.
+    #[error(transparent)]
+    Limit(#[from] LimitExceeded),
+    /// The guest trapped (a panic, `unreachable`, an out-of-bounds access, ...).
+    #[error("the plugin trapped: {message}")]
+    Trap {
+        /// The trap's description.
+        message: String,
+        /// The last lines the guest wrote to stderr (a Rust panic message, for example),
+        /// sanitized.
+        stderr: String,
+    },
+    /// A `wasi:cli/run` program exited with a non-zero status.
+    #[error("the program exited with status {code}")]
+    Exit {
+        /// The exit status.
+        code: i32,
+        /// What it wrote to stderr, sanitized.
+        stderr: String,
+    },
+    /// Instantiation failed for a reason other than a limit.
+    #[error("cannot instantiate the plugin: {0}")]
+    Instantiate(String),
+}
+
+impl CallError {
+    /// The limit this error reports, if it is a limit error.
+    pub fn limit(&self) -> Option<Limit> {
+        match self {
+            CallError::Limit(e) => Some(e.limit),
+            _ => None,
+        }
+    }
+}
+
+/// A loaded plugin: compiled, linked and ready to instantiate.
+pub struct Plugin {
+    name: String,
+    digest: Digest,
+    origin: Origin,
+    commands: Vec<Command>,
+    exports: HashMap<String, ComponentExportIndex>,
+    pre: InstancePre<State>,
+    command_pre: Option<CommandPre<State>>,
+    bytes_len: usize,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.name)
+            .field("digest", &self.digest)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    /// The name used in logs and errors.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// SHA-256 of the component's bytes.
+    pub fn digest(&self) -> Digest {
+        self.digest
+    }
+
+    /// Whether the machine code came from the artifact cache or was compiled for this load.
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    /// The commands the plugin exports, with their WIT types.
+    pub fn commands(&self) -> &[Command] {
+        &self.commands
+    }
+
+    /// Size of the component in bytes.
+    pub fn size(&self) -> usize {
+        self.bytes_len
+    }
+
+    /// The command called `name`.
+    pub fn command(&self, name: &str) -> Result<&Command, CallError> {
+        self.commands
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| CallError::UnknownCommand {
+                name: name.to_owned(),
+                available: self.commands.iter().map(|c| c.name.clone()).collect(),
+            })
+    }
+}
+
+/// The outcome of a call that ran to completion.
+#[derive(Debug, Clone)]
+pub struct CallOutput {
+    /// The command's result as JSON (`null` for a command without a result). For a
+    /// `wasi:cli/run` program, its stdout as a string.
+    pub result: serde_json::Value,
+    /// True when the command's result is a WIT `result` holding `err`: the command reports
+    /// failure through its own types.
+    pub is_err: bool,
+    /// What the guest wrote to stdout (empty for a `wasi:cli/run` program, whose stdout is the
+    /// result).
+    pub stdout: bytes::Bytes,
+    /// What the guest wrote to stderr.
+    pub stderr: bytes::Bytes,
+    /// Fuel the call consumed.
+    pub fuel_consumed: u64,
+    /// Wall-clock time of instantiation plus call.
+    pub duration: Duration,
+}
+
+/// Settings for a [`Runtime`].
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeOptions {
+    /// Directory of the compiled-artifact cache; `None` compiles every load.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// One wasmtime engine, its linker, the artifact cache and the plugins loaded so far.
+pub struct Runtime {
+    engine: Engine,
+    linker: wasmtime::component::Linker<State>,
+    cache: Option<ArtifactCache>,
+    plugins: Mutex<HashMap<Digest, Arc<Plugin>>>,
+    _ticker: engine::EpochTicker,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Creates the engine (pooling allocator, epoch interruption, fuel metering), the linker
+    /// and, when asked, the artifact cache.
+    pub fn new(options: RuntimeOptions) -> Result<Runtime, RuntimeError> {
+        let engine = Engine::new(&engine_config()).map_err(RuntimeError::Engine)?;
+        let linker = ward_link::linker(&engine).map_err(RuntimeError::Engine)?;
+        let cache = options
+            .cache_dir
+            .as_deref()
+            .map(ArtifactCache::open)
+            .transpose()?;
+        let ticker = engine::EpochTicker::start(&engine);
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+            plugins: Mutex::new(HashMap::new()),
+            _ticker: ticker,
+        })
+    }
+
+    /// The engine shared by every plugin.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The artifact cache, if the runtime has one.
+    pub fn cache(&self) -> Option<&ArtifactCache> {
+        self.cache.as_ref()
+    }
+
+    /// Reads and loads the component at `path` (see [`Runtime::load`]).
+    pub fn load_file(&self, path: &Path) -> Result<Arc<Plugin>, LoadError> {
+        let bytes = ward_load::read_file(path, ward_policy::MAX_COMPONENT_BYTES)?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "plugin".into());
+        self.load(&name, &bytes)
+    }
+
+    /// Checks, compiles (or takes from the cache) and links a component. A component already
+    /// loaded by this runtime is returned from memory.
+    pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Arc<Plugin>, LoadError> {
+        let digest = Digest::of(bytes);
+        if let Some(plugin) = self.lock_plugins().get(&digest) {
+            return Ok(plugin.clone());
+        }
+        let loaded = ward_load::load(&self.engine, self.cache.as_ref(), bytes)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&loaded.component)
+            .map_err(LoadError::Compile)?;
+        let commands = ward_types::commands(&self.engine, &loaded.component);
+        let mut exports = HashMap::new();
+        for command in &commands {
+            if command.kind == CommandKind::Func {
+                if let Some(index) = loaded.component.get_export_index(None, &command.name) {
+                    exports.insert(command.name.clone(), index);
+                }
+            }
+        }
+        let command_pre = if commands.iter().any(|c| matches!(c.kind, CommandKind::CliRun { .. })) {
+            Some(CommandPre::new(pre.clone()).map_err(LoadError::Compile)?)
+        } else {
+            None
+        };
+        let plugin = Arc::new(Plugin {
+            name: name.to_owned(),
+            digest,
+            origin: loaded.origin,
+            commands,
+            exports,
+            pre,
+            command_pre,
+            bytes_len: bytes.len(),
+        });
+        self.lock_plugins().insert(digest, plugin.clone());
+        Ok(plugin)
+    }
+
+    fn lock_plugins(&self) -> std::sync::MutexGuard<'_, HashMap<Digest, Arc<Plugin>>> {
+        self.plugins.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Calls `command` of `plugin` with JSON `args` under `limits`, granting exactly `grants`.
+    ///
+    /// For a typed command `args` is a JSON object keyed by parameter name. For a
+    /// `wasi:cli/run` program it is `{"argv": ["..."]}` (or `null`/`{}` for no arguments).
+    pub async fn call(
+        &self,
+        plugin: &Plugin,
+        command: &str,
+        args: &serde_json::Value,
+        limits: &Limits,
+        grants: &Grants,
+    ) -> Result<CallOutput, CallError> {
+        let cmd = plugin.command(command)?;
+        if let Some(reason) = &cmd.unsupported {
+            return Err(CallError::Unsupported {
+                name: cmd.name.clone(),
+                reason: reason.clone(),
+            });
+        }
+        match cmd.kind {
+            CommandKind::Func => {
+                let params = ward_types::args_from_json(cmd, args)?;
+                self.call_func(plugin, cmd, params, limits, grants).await
+            }
+            CommandKind::CliRun { .. } => {
+                let argv = cli_argv(args)?;
+                let grants = Grants {
+                    argv,
+                    ..grants.clone()
+                };
+                self.call_cli(plugin, limits, &grants).await
+            }
+        }
+    }
+
+    fn store(&self, plugin: &Plugin, limits: &Limits, grants: &Grants) -> Store<State> {
+        let mut store = Store::new(&self.engine, State::new(&plugin.name, limits, grants));
+        store.limiter(|state| state.limiter());
+        // Fuel is always metered so that a per-call limit is possible; unlimited is u64::MAX.
+        let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
+        store.set_epoch_deadline(engine::deadline_ticks(limits.timeout));
+        store.epoch_deadline_trap();
+        store
+    }
+
+    async fn call_func(
+        &self,
+        plugin: &Plugin,
+        cmd: &Command,
+        params: Vec<Val>,
+        limits: &Limits,
+        grants: &Grants,
+    ) -> Result<CallOutput, CallError> {
+        let index = plugin
+            .exports
+            .get(&cmd.name)
+            .copied()
+            .ok_or_else(|| CallError::Unsupported {
+                name: cmd.name.clone(),
+                reason: "the export could not be found".into(),
+            })?;
+        let mut store = self.store(plugin, limits, grants);
+        let started = Instant::now();
+        let mut results = vec![Val::Bool(false); usize::from(cmd.result.is_some())];
+        let outcome = {
+            let run = async {
+                let instance = plugin.pre.instantiate_async(&mut store).await?;
+                let func = instance
+                    .get_func(&mut store, index)
+                    .ok_or_else(|| wasmtime::Error::msg("exported function missing"))?;
+                func.call_async(&mut store, &params, &mut results).await
+            };
+            tokio::time::timeout(limits.timeout + HOST_WAIT_GRACE, run).await
+        };
+        let duration = started.elapsed();
+        let fuel_consumed = fuel_used(&store, limits);
+        match outcome {
+            Err(_elapsed) => Err(LimitExceeded::of(Limit::Time, limits).into()),
+            Ok(Err(err)) => Err(classify(err, store.data(), limits)),
+            Ok(Ok(())) => {
+                let value = results.first();
+                let is_err = matches!(value, Some(Val::Result(Err(_))));
+                let result = ward_types::result_to_json(value, usize::try_from(limits.result_bytes).unwrap_or(usize::MAX))
+                    .map_err(|_| CallError::Limit(LimitExceeded::of(Limit::Result, limits)))?;
+                Ok(CallOutput {
+                    result,
+                    is_err,
+                    stdout: store.data().stdout(),
+                    stderr: store.data().stderr(),
+                    fuel_consumed,
+                    duration,
+                })
+            }
+        }
+    }
+
+    async fn call_cli(
+        &self,
+        plugin: &Plugin,
+        limits: &Limits,
+        grants: &Grants,
+    ) -> Result<CallOutput, CallError> {
+        let command_pre = plugin
+            .command_pre
+            .as_ref()
+            .ok_or_else(|| CallError::Unsupported {
+                name: "run".into(),
+                reason: "the plugin does not export wasi:cli/run".into(),
+            })?;
+        let mut store = self.store(plugin, limits, grants);
+        let started = Instant::now();
+        let outcome = {
+            let run = async {
+                let command = command_pre.instantiate_async(&mut store).await?;
+                command.wasi_cli_run().call_run(&mut store).await
+            };
+            tokio::time::timeout(limits.timeout + HOST_WAIT_GRACE, run).await
+        };
+        let duration = started.elapsed();
+        let fuel_consumed = fuel_used(&store, limits);
+        let state = store.data();
+        let stderr_text = || tail_text(&state.stderr());
+        let code = match outcome {
+            Err(_elapsed) => return Err(LimitExceeded::of(Limit::Time, limits).into()),
+            Ok(Ok(Ok(()))) => 0,
+            Ok(Ok(Err(()))) => 1,
+            Ok(Err(err)) => match err.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                Some(exit) if state.exceeded().is_none() => exit.0,
+                _ => return Err(classify(err, state, limits)),
+            },
+        };
+        if code != 0 {
+            return Err(CallError::Exit {
+                code,
+                stderr: stderr_text(),
+            });
+        }
+        let stdout = state.stdout();
+        if stdout.len() as u64 > limits.result_bytes {
+            return Err(LimitExceeded::of(Limit::Result, limits).into());
+        }
+        Ok(CallOutput {
+            result: serde_json::Value::String(String::from_utf8_lossy(&stdout).into_owned()),
+            is_err: false,
+            stdout: bytes::Bytes::new(),
+            stderr: state.stderr(),
+            fuel_consumed,
+            duration,
+        })
+    }
+}
+
+fn fuel_used(store: &Store<State>, limits: &Limits) -> u64 {
+    let start = limits.fuel.unwrap_or(u64::MAX);
+    store.get_fuel().map(|left| start - left.min(start)).unwrap_or(0)
+}
+
+/// The argv of a `wasi:cli/run` call from its JSON arguments.
+fn cli_argv(args: &serde_json::Value) -> Result<Vec<String>, CallError> {
+    let bad = || {
+        CallError::CliArgs(
+            "a wasi:cli program takes {\"argv\": [\"arg\", ...]}: a list of strings and nothing else"
+                .into(),
+        )
+    };
+    let items = match args {
+        serde_json::Value::Null => return Ok(Vec::new()),
+        serde_json::Value::Object(map) if map.keys().all(|k| k == "argv") => match map.get("argv") {
+            None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
+            Some(serde_json::Value::Array(items)) => items,
+            Some(_) => return Err(bad()),
+        },
+        _ => return Err(bad()),
+    };
+    items
+        .iter()
+        .map(|v| v.as_str().map(str::to_owned).ok_or_else(bad))
+        .collect()
+}
+
+/// Turns a failed instantiation or call into the error that explains it.
+fn classify(err: wasmtime::Error, state: &State, limits: &Limits) -> CallError {
+    if let Some(trap) = err.downcast_ref::<Trap>() {
+        match trap {
+            Trap::Interrupt => return LimitExceeded::of(Limit::Time, limits).into(),
+            Trap::OutOfFuel => return LimitExceeded::of(Limit::Fuel, limits).into(),
+            Trap::StackOverflow => return LimitExceeded::of(Limit::Stack, limits).into(),
+            _ => {}
+        }
+    }
+    if let Some(limit) = state.exceeded() {
+        return LimitExceeded::of(limit, limits).into();
+    }
+    let message = format!("{err:#}");
+    for (needle, limit) in [
+        ("instance count too high", Limit::Instances),
+        ("table count too high", Limit::Tables),
+        ("memory count too high", Limit::Memories),
+    ] {
+        if message.contains(needle) {
+            return LimitExceeded::of(limit, limits).into();
+        }
+    }
+    if err.downcast_ref::<Trap>().is_some() || message.contains("wasm trap") {
+        let first = message.lines().next().unwrap_or("trap").to_owned();
+        return CallError::Trap {
+            message: ward_policy::text::sanitize_line(&first, 512),
+            stderr: tail_text(&state.stderr()),
+        };
+    }
+    CallError::Instantiate(ward_policy::text::sanitize_line(&message, 1024))
+}
+
+/// The last few lines of guest output, sanitized, for an error message.
+fn tail_text(bytes: &[u8]) -> String {
+    const TAIL: usize = 2048;
+    let start = bytes.len().saturating_sub(TAIL);
+    let text = String::from_utf8_lossy(&bytes[start..]);
+    ward_policy::text::sanitize(text.trim_end(), true)
+}

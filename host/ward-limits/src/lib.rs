@@ -1,1 +1,0 @@
-//! Limits and policy values that protect the host from a guest; no wasmtime.
