@@ -1,1 +1,1 @@
-//! End-to-end and adversarial tests live in tests/.
+//! End-to-end and adversarial tests of ward live in `tests/`; this library is empty.

@@ -1,0 +1,167 @@
+//! `ward dev run`.
+
+use std::io::Read;
+
+use anyhow::{Context, anyhow};
+use serde_json::{Value, json};
+
+use crate::cli::{LimitArgs, RunArgs};
+use crate::home::Home;
+use crate::output;
+use crate::{EXIT_PLUGIN, EXIT_USAGE, Failure};
+use ward_runtime::{CallError, CommandKind, Grants, Limits, Runtime, RuntimeOptions};
+
+/// Largest `--args` document read from stdin.
+const MAX_ARGS_BYTES: u64 = 16 * 1024 * 1024;
+
+pub(crate) fn limits_from(args: &LimitArgs) -> anyhow::Result<Limits> {
+    let mut limits = Limits::default();
+    if let Some(v) = &args.memory {
+        limits.memory_bytes = ward_policy::parse_size(v).context("--memory")?;
+    }
+    if let Some(v) = &args.timeout {
+        limits.timeout = ward_policy::parse_duration(v).context("--timeout")?;
+    }
+    if let Some(v) = &args.fuel {
+        limits.fuel = Some(ward_policy::parse_count(v).context("--fuel")?);
+    }
+    if let Some(v) = &args.output {
+        limits.output_bytes = ward_policy::parse_size(v).context("--output")?;
+    }
+    if let Some(v) = &args.result {
+        limits.result_bytes = ward_policy::parse_size(v).context("--result")?;
+    }
+    limits.validate()?;
+    Ok(limits)
+}
+
+pub(crate) fn runtime(home: &Home) -> anyhow::Result<Runtime> {
+    home.ensure()?;
+    Ok(Runtime::new(RuntimeOptions {
+        cache_dir: Some(home.artifact_cache()),
+    })?)
+}
+
+pub(crate) fn dev_run(home: &Home, args: RunArgs) -> Result<(), Failure> {
+    let limits = limits_from(&args.limits).map_err(Failure::usage)?;
+    let runtime = runtime(home)?;
+    let plugin = runtime
+        .load_file(&args.path)
+        .map_err(|e| Failure::usage(anyhow!(e).context(format!("cannot load {}", args.path.display()))))?;
+    let command = plugin.command(&args.command).map_err(Failure::usage)?;
+    let request = match command.kind {
+        CommandKind::CliRun { .. } => {
+            if args.args.is_some() || !args.pairs.is_empty() {
+                return Err(Failure::usage(anyhow!(
+                    "'{}' is a wasi:cli program: pass its arguments after --, for example: ward dev run {} run -- a b",
+                    args.command,
+                    args.path.display()
+                )));
+            }
+            json!({ "argv": args.argv })
+        }
+        CommandKind::Func => {
+            if !args.argv.is_empty() {
+                return Err(Failure::usage(anyhow!(
+                    "arguments after -- are for wasi:cli programs; '{}' takes NAME=VALUE or --args JSON",
+                    args.command
+                )));
+            }
+            match &args.args {
+                Some(text) => parse_args_json(text)?,
+                None => ward_types::args_from_cli(command, &args.pairs).map_err(Failure::usage)?,
+            }
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let outcome = rt.block_on(runtime.call(&plugin, &args.command, &request, &limits, &Grants::default()));
+    match outcome {
+        Ok(out) => {
+            output::guest_streams(&out.stdout, &out.stderr);
+            if args.json {
+                output::print_json(&json!({
+                    "ok": !out.is_err,
+                    "result": out.result,
+                    "fuel": out.fuel_consumed,
+                    "duration_ms": out.duration.as_secs_f64() * 1000.0,
+                }))?;
+            } else {
+                output::print_result(&out.result, matches!(command.kind, CommandKind::CliRun { .. }))?;
+            }
+            if out.is_err {
+                return Err(Failure::reported(EXIT_PLUGIN));
+            }
+            Ok(())
+        }
+        Err(err) => {
+            let code = match err {
+                CallError::Args(_) | CallError::CliArgs(_) | CallError::UnknownCommand { .. } => {
+                    EXIT_USAGE
+                }
+                _ => EXIT_PLUGIN,
+            };
+            if let CallError::Trap { stderr, .. } | CallError::Exit { stderr, .. } = &err {
+                if !stderr.is_empty() {
+                    eprintln!("{}", output::indent_guest(stderr));
+                }
+            }
+            if args.json {
+                output::print_json(&json!({ "ok": false, "error": error_json(&err) }))?;
+                eprintln!("error: {err}");
+                return Err(Failure::reported(code));
+            }
+            Err(Failure {
+                code,
+                error: anyhow!(err),
+                reported: false,
+            })
+        }
+    }
+}
+
+/// The machine-readable form of a call error.
+fn error_json(err: &CallError) -> Value {
+    let kind = match err {
+        CallError::UnknownCommand { .. } => "unknown-command",
+        CallError::Unsupported { .. } => "unsupported",
+        CallError::Args(_) | CallError::CliArgs(_) => "arguments",
+        CallError::Limit(_) => "limit",
+        CallError::Trap { .. } => "trap",
+        CallError::Exit { .. } => "exit",
+        CallError::Instantiate(_) => "instantiate",
+    };
+    let mut obj = json!({ "kind": kind, "message": err.to_string() });
+    if let CallError::Limit(limit) = err {
+        obj["limit"] = json!(limit.limit.name());
+        obj["value"] = json!(limit.value);
+    }
+    if let CallError::Exit { code, .. } = err {
+        obj["code"] = json!(code);
+    }
+    obj
+}
+
+fn parse_args_json(text: &str) -> Result<Value, Failure> {
+    let owned;
+    let text = if text == "-" {
+        let mut buf = String::new();
+        std::io::stdin()
+            .take(MAX_ARGS_BYTES + 1)
+            .read_to_string(&mut buf)
+            .context("cannot read --args from stdin")?;
+        if buf.len() as u64 > MAX_ARGS_BYTES {
+            return Err(Failure::usage(anyhow!(
+                "--args from stdin is larger than {}",
+                ward_policy::format_bytes(MAX_ARGS_BYTES)
+            )));
+        }
+        owned = buf;
+        owned.as_str()
+    } else {
+        text
+    };
+    serde_json::from_str(text).map_err(|e| Failure::usage(anyhow!("--args is not valid JSON: {e}")))
+}

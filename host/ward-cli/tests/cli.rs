@@ -1,0 +1,168 @@
+//! The `ward` binary in a temporary WARD_HOME: exit codes, stdout, stderr.
+#![allow(clippy::unwrap_used)]
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn ward(home: &tempfile::TempDir) -> Command {
+    let mut cmd = Command::cargo_bin("ward").unwrap();
+    cmd.env("WARD_HOME", home.path().join("ward"))
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+fn home() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+#[test]
+fn greet_prints_the_name() {
+    let home = home();
+    ward(&home)
+        .args(["dev", "run", ward_fixtures::HELLO, "greet", "name=World"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("World"));
+}
+
+#[test]
+fn json_output_is_one_object() {
+    let home = home();
+    let out = ward(&home)
+        .args(["dev", "run", ward_fixtures::HELLO, "greet", "--args", r#"{"name":"Ada"}"#, "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let value: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value["ok"], true);
+    assert!(value["result"].as_str().unwrap().contains("Ada"));
+}
+
+#[test]
+fn wrong_argument_type_is_a_usage_error_naming_the_parameter() {
+    let home = home();
+    ward(&home)
+        .args(["dev", "run", ward_fixtures::HELLO, "greet", "--args", r#"{"name": 42}"#])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("name").and(predicate::str::contains("string")));
+}
+
+#[test]
+fn unknown_argument_is_refused() {
+    let home = home();
+    ward(&home)
+        .args(["dev", "run", ward_fixtures::HELLO, "greet", "nmae=x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown argument 'nmae'"));
+}
+
+#[test]
+fn infinite_loop_exits_1_naming_the_time_limit() {
+    let home = home();
+    ward(&home)
+        .args(["dev", "run", ward_fixtures::HOSTILE, "spin", "--timeout", "200ms"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("time limit of 200ms reached"));
+}
+
+#[test]
+fn limit_error_as_json() {
+    let home = home();
+    let out = ward(&home)
+        .args(["dev", "run", ward_fixtures::HOSTILE, "memory-bomb", "--memory", "8MiB", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let value: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value["ok"], false);
+    assert_eq!(value["error"]["kind"], "limit");
+    assert_eq!(value["error"]["limit"], "memory");
+    assert_eq!(value["error"]["value"], 8 * 1024 * 1024);
+}
+
+#[test]
+fn cli_program_takes_argv_after_double_dash() {
+    let home = home();
+    ward(&home)
+        .args(["dev", "run", ward_fixtures::CLI_ECHO, "run", "--", "a", "b c"])
+        .assert()
+        .success()
+        .stdout("a b c\n");
+}
+
+#[test]
+fn not_a_component_exits_2_and_caches_nothing() {
+    let home = home();
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        ("text.wasm", b"hello".to_vec(), "not a WebAssembly component"),
+        ("core.wasm", b"\0asm\x01\0\0\0".to_vec(), "core WebAssembly module"),
+        (
+            "truncated.wasm",
+            {
+                let bytes = std::fs::read(ward_fixtures::HELLO).unwrap();
+                bytes[..bytes.len() / 3].to_vec()
+            },
+            "malformed component",
+        ),
+    ];
+    for (name, bytes, needle) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        ward(&home)
+            .args(["dev", "run", path.to_str().unwrap(), "greet"])
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains(needle));
+    }
+    let cache = home.path().join("ward/cache/compiled");
+    let cached = std::fs::read_dir(&cache)
+        .map(|d| d.filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "cwasm")).count())
+        .unwrap_or(0);
+    assert_eq!(cached, 0);
+}
+
+#[test]
+fn describe_prints_signatures_and_schemas() {
+    let home = home();
+    ward(&home)
+        .args(["describe", ward_fixtures::HELLO])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("greet: func(name: string) -> string"));
+    let out = ward(&home)
+        .args(["describe", ward_fixtures::HELLO, "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let value: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let greet = value["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "greet")
+        .unwrap();
+    assert_eq!(greet["schema"]["required"], serde_json::json!(["name"]));
+    assert_eq!(greet["schema"]["properties"]["name"]["type"], "string");
+}
+
+#[test]
+fn data_directory_open_to_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = home();
+    let dir = home.path().join("ward");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    ward(&home)
+        .args(["dev", "run", ward_fixtures::HELLO, "greet", "name=x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("other users have access (mode 0755)"));
+}

@@ -1,0 +1,329 @@
+//! The runtime against real plugins: typed calls, every hostile fixture, every limit, and the
+//! compiled-artifact cache. Each attack is its own test, named after it, and each checks that
+//! the same runtime then serves a normal call.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use ward_runtime::{CallError, Grants, Limit, Limits, Origin, Plugin, Runtime, RuntimeOptions};
+
+/// One runtime for the whole test binary, as in a long-running host.
+fn runtime() -> &'static Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(|| Runtime::new(RuntimeOptions::default()).unwrap())
+}
+
+fn hello() -> Arc<Plugin> {
+    runtime()
+        .load_file(std::path::Path::new(ward_fixtures::HELLO))
+        .unwrap()
+}
+
+fn hostile() -> Arc<Plugin> {
+    runtime()
+        .load_file(std::path::Path::new(ward_fixtures::HOSTILE))
+        .unwrap()
+}
+
+fn quick() -> Limits {
+    Limits {
+        timeout: Duration::from_secs(2),
+        ..Limits::default()
+    }
+}
+
+async fn call(plugin: &Plugin, command: &str, args: Value, limits: &Limits) -> Result<Value, CallError> {
+    runtime()
+        .call(plugin, command, &args, limits, &Grants::default())
+        .await
+        .map(|out| out.result)
+}
+
+/// After any refusal the same runtime still serves a normal call.
+async fn still_serves() {
+    let out = call(&hello(), "greet", json!({"name": "after"}), &Limits::default())
+        .await
+        .unwrap();
+    assert!(out.as_str().unwrap().contains("after"), "{out}");
+}
+
+async fn expect_limit(command: &str, limits: &Limits, limit: Limit) -> CallError {
+    let err = call(&hostile(), command, json!({}), limits).await.unwrap_err();
+    assert_eq!(err.limit(), Some(limit), "{command}: {err}");
+    still_serves().await;
+    err
+}
+
+#[tokio::test]
+async fn greet_returns_the_name() {
+    let out = call(&hello(), "greet", json!({"name": "Ada"}), &Limits::default())
+        .await
+        .unwrap();
+    assert!(out.as_str().unwrap().contains("Ada"), "{out}");
+}
+
+#[tokio::test]
+async fn infinite_loop_stops_at_the_time_limit() {
+    let limits = Limits {
+        timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let err = expect_limit("spin", &limits, Limit::Time).await;
+    assert_eq!(err.to_string(), "time limit of 300ms reached");
+}
+
+#[tokio::test]
+async fn sleeping_in_the_host_stops_at_the_time_limit() {
+    let limits = Limits {
+        timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let started = std::time::Instant::now();
+    expect_limit("sleepy", &limits, Limit::Time).await;
+    // Generous bound: the fixture sleeps 60 s.
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[tokio::test]
+async fn infinite_loop_stops_when_fuel_runs_out() {
+    let limits = Limits {
+        fuel: Some(1_000_000),
+        ..quick()
+    };
+    let err = expect_limit("spin", &limits, Limit::Fuel).await;
+    assert_eq!(err.to_string(), "fuel limit of 1000000 fuel reached");
+}
+
+#[tokio::test]
+async fn memory_bomb_stops_at_the_memory_limit() {
+    let limits = Limits {
+        memory_bytes: 16 * 1024 * 1024,
+        ..quick()
+    };
+    let err = expect_limit("memory-bomb", &limits, Limit::Memory).await;
+    assert_eq!(err.to_string(), "memory limit of 16 MiB reached");
+}
+
+#[tokio::test]
+async fn deep_recursion_stops_at_the_stack_limit() {
+    let err = expect_limit("deep-recursion", &quick(), Limit::Stack).await;
+    assert_eq!(err.to_string(), "stack limit of 512 KiB reached");
+}
+
+#[tokio::test]
+async fn huge_stdout_stops_at_the_output_limit() {
+    let limits = Limits {
+        output_bytes: 64 * 1024,
+        ..quick()
+    };
+    let err = expect_limit("flood-stdout", &limits, Limit::Output).await;
+    assert_eq!(err.to_string(), "output limit of 64 KiB reached");
+}
+
+#[tokio::test]
+async fn huge_return_value_stops_at_the_result_limit() {
+    let limits = Limits {
+        memory_bytes: 128 * 1024 * 1024,
+        result_bytes: 1024 * 1024,
+        ..quick()
+    };
+    let err = expect_limit("huge-result", &limits, Limit::Result).await;
+    assert_eq!(err.to_string(), "result limit of 1 MiB reached");
+}
+
+#[tokio::test]
+async fn too_many_instances_is_refused() {
+    let limits = Limits {
+        instances: 1,
+        ..quick()
+    };
+    let err = call(&hello(), "greet", json!({"name": "x"}), &limits).await.unwrap_err();
+    assert_eq!(err.limit(), Some(Limit::Instances), "{err}");
+    still_serves().await;
+}
+
+/// A refusal the guest sees as an error value: the call completes, the error names the denial.
+async fn expect_denied(command: &str) -> String {
+    let out = runtime()
+        .call(&hostile(), command, &json!({}), &quick(), &Grants::default())
+        .await
+        .unwrap();
+    assert!(out.is_err, "{command} should be refused: {}", out.result);
+    let message = out.result["err"].as_str().unwrap().to_owned();
+    still_serves().await;
+    message
+}
+
+#[tokio::test]
+async fn reading_etc_passwd_is_denied() {
+    let message = expect_denied("read-passwd").await;
+    assert!(!message.contains("root:"), "{message}");
+}
+
+#[tokio::test]
+async fn opening_a_tcp_socket_is_denied() {
+    let message = expect_denied("open-socket").await;
+    assert!(!message.is_empty());
+}
+
+#[tokio::test]
+async fn resolving_a_dns_name_is_denied() {
+    let message = expect_denied("resolve-dns").await;
+    assert!(!message.is_empty());
+}
+
+#[tokio::test]
+async fn making_an_http_request_is_denied() {
+    let message = expect_denied("http-get").await;
+    assert!(message.to_lowercase().contains("denied"), "{message}");
+}
+
+#[tokio::test]
+async fn reading_environment_variables_sees_none() {
+    // SAFETY-free check: the host process has variables; the guest must see none of them.
+    assert!(std::env::vars().next().is_some());
+    let out = call(&hostile(), "read-env", json!({}), &quick()).await.unwrap();
+    assert_eq!(out, json!([]));
+    still_serves().await;
+}
+
+#[tokio::test]
+async fn a_panic_is_a_trap_with_its_message() {
+    let err = call(&hostile(), "panic", json!({}), &quick()).await.unwrap_err();
+    match &err {
+        CallError::Trap { stderr, .. } => assert!(stderr.contains("panicked"), "{stderr}"),
+        other => panic!("expected a trap, got {other}"),
+    }
+    still_serves().await;
+}
+
+#[tokio::test]
+async fn a_trap_is_reported() {
+    let err = call(&hostile(), "trap", json!({}), &quick()).await.unwrap_err();
+    assert!(matches!(err, CallError::Trap { .. }), "{err}");
+    assert!(err.to_string().contains("unreachable"), "{err}");
+    still_serves().await;
+}
+
+#[tokio::test]
+async fn arguments_are_checked_before_guest_code_runs() {
+    // `spin` never returns, so reaching it would hit the time limit instead.
+    let err = call(&hostile(), "spin", json!({"unexpected": 1}), &quick())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CallError::Args(_)), "{err}");
+    let err = call(&hello(), "greet", json!({"name": 5}), &quick()).await.unwrap_err();
+    assert!(err.to_string().contains("name"), "{err}");
+    assert!(err.to_string().contains("string"), "{err}");
+}
+
+#[tokio::test]
+async fn unknown_command_lists_the_commands() {
+    let err = call(&hello(), "gret", json!({}), &quick()).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("the plugin has no command 'gret'"), "{text}");
+    assert!(text.contains("greet"), "{text}");
+}
+
+#[tokio::test]
+async fn cli_program_gets_argv_and_its_stdout_is_the_result() {
+    let echo = runtime()
+        .load_file(std::path::Path::new(ward_fixtures::CLI_ECHO))
+        .unwrap();
+    let out = call(&echo, "run", json!({"argv": ["hello", "there"]}), &quick())
+        .await
+        .unwrap();
+    assert_eq!(out, json!("hello there\n"));
+    let err = call(&echo, "run", json!({"argv": [1]}), &quick()).await.unwrap_err();
+    assert!(matches!(err, CallError::CliArgs(_)), "{err}");
+}
+
+#[test]
+fn altered_cached_artifact_is_recompiled_never_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache_dir = dir.path().join("compiled");
+    let bytes = std::fs::read(ward_fixtures::HELLO).unwrap();
+    let engine_rt = Runtime::new(RuntimeOptions {
+        cache_dir: Some(cache_dir.clone()),
+    })
+    .unwrap();
+    let first = engine_rt.load("hello", &bytes).unwrap();
+    assert_eq!(first.origin(), Origin::Compiled);
+    let cache = engine_rt.cache().unwrap();
+    let artifact = cache.path_for(engine_rt.engine(), &first.digest());
+    assert!(artifact.exists());
+
+    // A second runtime (a new process, in effect) finds the verified artifact.
+    let rt2 = Runtime::new(RuntimeOptions {
+        cache_dir: Some(cache_dir.clone()),
+    })
+    .unwrap();
+    assert_eq!(rt2.load("hello", &bytes).unwrap().origin(), Origin::Cache);
+
+    // Flip one byte in the machine code: the artifact is discarded and recompiled.
+    let mut altered = std::fs::read(&artifact).unwrap();
+    let mid = altered.len() / 2;
+    altered[mid] ^= 0x40;
+    std::fs::write(&artifact, &altered).unwrap();
+    let rt3 = Runtime::new(RuntimeOptions {
+        cache_dir: Some(cache_dir.clone()),
+    })
+    .unwrap();
+    let again = rt3.load("hello", &bytes).unwrap();
+    assert_eq!(again.origin(), Origin::Compiled);
+    assert_ne!(std::fs::read(&artifact).unwrap(), altered, "the altered file was replaced");
+
+    // An artifact copied from another component's name does not verify either.
+    let echo = std::fs::read(ward_fixtures::CLI_ECHO).unwrap();
+    let echo_plugin = rt3.load("cli-echo", &echo).unwrap();
+    let echo_artifact = cache.path_for(rt3.engine(), &echo_plugin.digest());
+    std::fs::copy(&echo_artifact, &artifact).unwrap();
+    let rt4 = Runtime::new(RuntimeOptions {
+        cache_dir: Some(cache_dir),
+    })
+    .unwrap();
+    assert_eq!(rt4.load("hello", &bytes).unwrap().origin(), Origin::Compiled);
+}
+
+#[test]
+fn cache_directory_open_to_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cache_dir = dir.path().join("compiled");
+    std::fs::create_dir(&cache_dir).unwrap();
+    std::fs::set_permissions(&cache_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let err = Runtime::new(RuntimeOptions {
+        cache_dir: Some(cache_dir),
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("other users have access (mode 0777)"), "{err}");
+}
+
+#[test]
+fn invalid_components_are_refused_and_nothing_is_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache_dir = dir.path().join("compiled");
+    let rt = Runtime::new(RuntimeOptions {
+        cache_dir: Some(cache_dir.clone()),
+    })
+    .unwrap();
+    let hello = std::fs::read(ward_fixtures::HELLO).unwrap();
+    let core_module = b"\0asm\x01\0\0\0".to_vec();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("not wasm", b"#!/bin/sh\necho hi\n".to_vec(), "not a WebAssembly component"),
+        ("truncated", hello[..hello.len() / 2].to_vec(), "malformed component"),
+        ("core module", core_module, "core WebAssembly module"),
+    ];
+    for (what, bytes, needle) in cases {
+        let err = rt.load(what, &bytes).unwrap_err();
+        assert!(err.to_string().contains(needle), "{what}: {err}");
+    }
+    let cached: Vec<_> = std::fs::read_dir(&cache_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".cwasm"))
+        .collect();
+    assert!(cached.is_empty(), "{cached:?}");
+}
