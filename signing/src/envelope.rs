@@ -80,7 +80,9 @@ impl<'a> Reader<'a> {
     fn small(&mut self) -> Result<u8, EnvelopeError> {
         let b = self.byte()?;
         if b & 0x80 != 0 {
-            return Err(EnvelopeError::Malformed("version byte is not a one-byte varint"));
+            return Err(EnvelopeError::Malformed(
+                "version byte is not a one-byte varint",
+            ));
         }
         Ok(b)
     }
@@ -273,6 +275,7 @@ impl Envelope {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -351,10 +354,16 @@ mod tests {
     fn unknown_versions_are_refused() {
         let mut b = sample().to_bytes();
         b[0] = 2;
-        assert_eq!(Envelope::parse(&b), Err(EnvelopeError::UnsupportedVersion(2)));
+        assert_eq!(
+            Envelope::parse(&b),
+            Err(EnvelopeError::UnsupportedVersion(2))
+        );
         let mut b = sample().to_bytes();
         b[1] = 2;
-        assert_eq!(Envelope::parse(&b), Err(EnvelopeError::UnsupportedContentType(2)));
+        assert_eq!(
+            Envelope::parse(&b),
+            Err(EnvelopeError::UnsupportedContentType(2))
+        );
         let mut b = sample().to_bytes();
         b[2] = 2;
         assert_eq!(Envelope::parse(&b), Err(EnvelopeError::UnsupportedHash(2)));

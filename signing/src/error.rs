@@ -10,7 +10,9 @@ use crate::verify::Report;
 pub enum FormatError {
     #[error("not a webassembly component (bad preamble)")]
     NotAComponent,
-    #[error("a core webassembly module is not a component; wrap it with `wasm-tools component new`")]
+    #[error(
+        "a core webassembly module is not a component; wrap it with `wasm-tools component new`"
+    )]
     CoreModule,
     #[error("truncated component at byte {offset}")]
     Truncated { offset: usize },
@@ -49,14 +51,18 @@ pub enum EnvelopeError {
     TooManyHashes { count: usize, max: usize },
     #[error("signature envelope has {count} signatures, more than the {max} allowed")]
     TooManySignatures { count: usize, max: usize },
-    #[error("unsupported signature algorithm {alg:#04x} in signature {index} (ward accepts only ed25519, 0x01)")]
+    #[error(
+        "unsupported signature algorithm {alg:#04x} in signature {index} (ward accepts only ed25519, 0x01)"
+    )]
     UnsupportedAlgorithm { alg: u8, index: usize },
 }
 
 /// A key or key file is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("public key is not in a format ward reads ({0}); use `ssh-ed25519 …`, `ed25519:<hex>` or a wasmsign2 public key file")]
+    #[error(
+        "public key is not in a format ward reads ({0}); use `ssh-ed25519 …`, `ed25519:<hex>` or a wasmsign2 public key file"
+    )]
     BadPublicKey(&'static str),
     #[error("public key is not a valid ed25519 point")]
     InvalidPoint,
@@ -72,7 +78,9 @@ pub enum KeyError {
     WrongPassphrase,
     #[error("secret key is encrypted and no passphrase was given")]
     PassphraseRequired,
-    #[error("refusing secret key file {path}: mode {mode:04o} lets group or others read it; run `chmod 600 {path}`")]
+    #[error(
+        "refusing secret key file {path}: mode {mode:04o} lets group or others read it; run `chmod 600 {path}`"
+    )]
     InsecurePermissions { path: PathBuf, mode: u32 },
     #[error("{path}: {source}")]
     Io {
@@ -99,15 +107,21 @@ pub enum PolicyError {
     },
     #[error("trust store key {label:?} must set exactly one of `public_key` and `public_key_file`")]
     KeySource { label: String },
-    #[error("trust store key {label:?} has an empty scope; name the namespaces it may sign for, such as \"acme:*\"")]
+    #[error(
+        "trust store key {label:?} has an empty scope; name the namespaces it may sign for, such as \"acme:*\""
+    )]
     EmptyScope { label: String },
     #[error("bad namespace pattern {pattern:?}: write `ns:name`, `ns:*` or `*`")]
     BadPattern { pattern: String },
-    #[error("trust store key {label:?} has a bad expiry: write a date (2027-01-31) or a datetime with offset (2027-01-31T00:00:00Z)")]
+    #[error(
+        "trust store key {label:?} has a bad expiry: write a date (2027-01-31) or a datetime with offset (2027-01-31T00:00:00Z)"
+    )]
     BadExpiry { label: String },
     #[error("rule {pattern:?} has threshold 0; a rule needs at least one signature")]
     ZeroThreshold { pattern: String },
-    #[error("rule {pattern:?} requires {labels} labels but only {threshold} signatures; raise the threshold")]
+    #[error(
+        "rule {pattern:?} requires {labels} labels but only {threshold} signatures; raise the threshold"
+    )]
     LabelsExceedThreshold {
         pattern: String,
         labels: usize,
@@ -130,7 +144,9 @@ pub enum VerifyError {
     Envelope(#[from] EnvelopeError),
     #[error("component is not signed (no `signature` section)")]
     NotSigned,
-    #[error("component already embeds a `signature` section; verify it without a detached signature")]
+    #[error(
+        "component already embeds a `signature` section; verify it without a detached signature"
+    )]
     EmbeddedAndDetached,
     #[error(transparent)]
     Policy(#[from] PolicyError),
@@ -147,6 +163,8 @@ pub enum SignError {
     Format(#[from] FormatError),
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
-    #[error("component embeds a `signature` section; strip it (`ward-sign strip`) before signing detached")]
+    #[error(
+        "component embeds a `signature` section; strip it (`ward-sign strip`) before signing detached"
+    )]
     EmbeddedAndDetached,
 }

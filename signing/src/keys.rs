@@ -5,10 +5,10 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use base64::Engine as _;
-use curve25519_dalek::edwards::EdwardsPoint;
 use base64::engine::general_purpose::STANDARD as B64;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use curve25519_dalek::edwards::EdwardsPoint;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use hmac::{Hmac, Mac};
 use zeroize::Zeroizing;
@@ -246,7 +246,10 @@ impl SecretKey {
 
     /// Serializes the key as a ward secret key file: encrypted with argon2id + ChaCha20-Poly1305
     /// when a passphrase is given, in clear otherwise (tests only).
-    pub fn to_file_contents(&self, passphrase: Option<&str>) -> Result<Zeroizing<String>, KeyError> {
+    pub fn to_file_contents(
+        &self,
+        passphrase: Option<&str>,
+    ) -> Result<Zeroizing<String>, KeyError> {
         self.to_file_contents_with(passphrase, DEFAULT_KDF)
     }
 
@@ -346,7 +349,9 @@ impl SecretKey {
             signing: SigningKey::from_bytes(&seed),
         };
         if key.public_key().key.as_bytes() != &header.public_key {
-            return Err(KeyError::BadSecretKey("public key does not match the secret key"));
+            return Err(KeyError::BadSecretKey(
+                "public key does not match the secret key",
+            ));
         }
         Ok(key)
     }
@@ -423,8 +428,8 @@ struct Header {
 }
 
 fn decode_armor(contents: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-    let text =
-        std::str::from_utf8(contents).map_err(|_| KeyError::BadSecretKey("not a ward secret key"))?;
+    let text = std::str::from_utf8(contents)
+        .map_err(|_| KeyError::BadSecretKey("not a ward secret key"))?;
     let text = text.trim();
     let body = text
         .strip_prefix(SECRET_BEGIN)
@@ -498,6 +503,7 @@ pub(crate) const TEST_KDF: KdfParams = KdfParams {
 };
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -547,7 +553,10 @@ mod tests {
         let file = sk.to_file_contents_with(Some("pw"), TEST_KDF).unwrap();
         let mut blob = decode_armor(file.as_bytes()).unwrap();
         blob[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
-        let forged = format!("{SECRET_BEGIN}\n{}\n{SECRET_END}\n", B64.encode(blob.as_slice()));
+        let forged = format!(
+            "{SECRET_BEGIN}\n{}\n{SECRET_END}\n",
+            B64.encode(blob.as_slice())
+        );
         assert!(matches!(
             SecretKey::from_file_contents(forged.as_bytes(), Some("pw")),
             Err(KeyError::KdfOutOfBounds)
@@ -564,7 +573,8 @@ mod tests {
             Err(KeyError::WeakPublicKey)
         ));
         let order8 =
-            hex::decode("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a").unwrap();
+            hex::decode("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a")
+                .unwrap();
         assert!(matches!(
             PublicKey::from_bytes(&order8.try_into().unwrap()),
             Err(KeyError::WeakPublicKey)
@@ -576,14 +586,18 @@ mod tests {
         // y = p + 1 encodes y = 1 (the identity) non-canonically; y = p + 2 … decode as other
         // points; every non-canonical encoding must be refused one way or another.
         for k in 0u8..19 {
-            let mut y = hex::decode("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")
-                .unwrap();
+            let mut y =
+                hex::decode("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")
+                    .unwrap();
             y[0] = y[0].wrapping_add(k);
             let y: [u8; 32] = y.try_into().unwrap();
             if y[0] < 0xed {
                 continue; // wrapped: not above p
             }
-            assert!(PublicKey::from_bytes(&y).is_err(), "non-canonical y=p+{k} accepted");
+            assert!(
+                PublicKey::from_bytes(&y).is_err(),
+                "non-canonical y=p+{k} accepted"
+            );
         }
     }
 }

@@ -268,11 +268,9 @@ impl TrustPolicy {
                 .collect::<Result<Vec<_>, _>>()?;
             let expires = match e.expires {
                 None => None,
-                Some(dt) => Some(
-                    unix_seconds(&dt).ok_or_else(|| PolicyError::BadExpiry {
-                        label: label.clone(),
-                    })?,
-                ),
+                Some(dt) => Some(unix_seconds(&dt).ok_or_else(|| PolicyError::BadExpiry {
+                    label: label.clone(),
+                })?),
             };
             keys.push(TrustedKey {
                 label,
@@ -337,7 +335,11 @@ fn read_capped(path: &Path, max: usize) -> std::io::Result<Vec<u8>> {
 /// A TOML date (midnight UTC) or offset datetime as Unix seconds; local datetimes are refused.
 fn unix_seconds(dt: &toml::value::Datetime) -> Option<i64> {
     let date = dt.date?;
-    let (y, m, d) = (i64::from(date.year), i64::from(date.month), i64::from(date.day));
+    let (y, m, d) = (
+        i64::from(date.year),
+        i64::from(date.month),
+        i64::from(date.day),
+    );
     // days_from_civil (Howard Hinnant)
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -363,6 +365,7 @@ fn unix_seconds(dt: &toml::value::Datetime) -> Option<i64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::keys::SecretKey;
@@ -380,7 +383,9 @@ mod tests {
         for (p, name, want) in table {
             assert_eq!(Pattern::parse(p).unwrap().matches(name), want, "{p} {name}");
         }
-        for bad in ["", "acme", "acme*", "acme:he*", "Acme:*", "a:b:c", "*:x", "-a:b"] {
+        for bad in [
+            "", "acme", "acme*", "acme:he*", "Acme:*", "a:b:c", "*:x", "-a:b",
+        ] {
             assert!(Pattern::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -399,7 +404,10 @@ mod tests {
         let dt = |s: &str| s.parse::<toml::value::Datetime>().unwrap();
         assert_eq!(unix_seconds(&dt("1970-01-01")), Some(0));
         assert_eq!(unix_seconds(&dt("2000-03-01T00:00:00Z")), Some(951_868_800));
-        assert_eq!(unix_seconds(&dt("2000-03-01T01:00:00+01:00")), Some(951_868_800));
+        assert_eq!(
+            unix_seconds(&dt("2000-03-01T01:00:00+01:00")),
+            Some(951_868_800)
+        );
         assert_eq!(unix_seconds(&dt("2000-03-01T00:00:00")), None);
     }
 
@@ -441,19 +449,54 @@ require_labels = ["ci"]
     fn unknown_fields_and_bad_entries_are_refused() {
         let k = key_line();
         let cases = [
-            (format!("[[key]]\nlabel='a'\npublic_key='{k}'\nscope=['*']\ntrusted=true\n"), "unknown field"),
-            (format!("[[key]]\nlabel='a'\npublic_key='{k}'\nscope=[]\n"), "empty scope"),
-            (format!("[[key]]\nlabel='a'\nscope=['*']\n"), "exactly one of"),
-            (format!("[[key]]\nlabel='a'\npublic_key='{k}'\nscope=['acme']\n"), "bad namespace pattern"),
-            (format!("[[key]]\nlabel='a'\npublic_key='{k}'\nscope=['*']\nceiling=['root']\n"), "unknown variant"),
-            (format!("[[key]]\nlabel='a'\npublic_key='{k}'\nscope=['*']\nexpires=2030-01-01T00:00:00\n"), "bad expiry"),
-            ("[[rule]]\nnamespace='*'\nthreshold=0\n".to_owned(), "threshold 0"),
-            ("[[rule]]\nnamespace='*'\nthreshold=1\nrequire_labels=['a','b']\n".to_owned(), "raise the threshold"),
-            ("[[rule]]\nnamespace='*'\nthreshold=1\n[[rule]]\nnamespace='*'\nthreshold=2\n".to_owned(), "appears twice"),
-            ("[[key]]\nlabel='a'\npublic_key='ssh-ed25519 AAAA'\nscope=['*']\n".to_owned(), "not in a format"),
+            (
+                format!("[[key]]\nlabel='a'\npublic_key='{k}'\nscope=['*']\ntrusted=true\n"),
+                "unknown field",
+            ),
+            (
+                format!("[[key]]\nlabel='a'\npublic_key='{k}'\nscope=[]\n"),
+                "empty scope",
+            ),
+            (
+                "[[key]]\nlabel='a'\nscope=['*']\n".to_owned(),
+                "exactly one of",
+            ),
+            (
+                format!("[[key]]\nlabel='a'\npublic_key='{k}'\nscope=['acme']\n"),
+                "bad namespace pattern",
+            ),
+            (
+                format!("[[key]]\nlabel='a'\npublic_key='{k}'\nscope=['*']\nceiling=['root']\n"),
+                "unknown variant",
+            ),
+            (
+                format!(
+                    "[[key]]\nlabel='a'\npublic_key='{k}'\nscope=['*']\nexpires=2030-01-01T00:00:00\n"
+                ),
+                "bad expiry",
+            ),
+            (
+                "[[rule]]\nnamespace='*'\nthreshold=0\n".to_owned(),
+                "threshold 0",
+            ),
+            (
+                "[[rule]]\nnamespace='*'\nthreshold=1\nrequire_labels=['a','b']\n".to_owned(),
+                "raise the threshold",
+            ),
+            (
+                "[[rule]]\nnamespace='*'\nthreshold=1\n[[rule]]\nnamespace='*'\nthreshold=2\n"
+                    .to_owned(),
+                "appears twice",
+            ),
+            (
+                "[[key]]\nlabel='a'\npublic_key='ssh-ed25519 AAAA'\nscope=['*']\n".to_owned(),
+                "not in a format",
+            ),
         ];
         for (text, want) in cases {
-            let err = TrustPolicy::from_toml(&text, Path::new(".")).unwrap_err().to_string();
+            let err = TrustPolicy::from_toml(&text, Path::new("."))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(want), "{text}\n=> {err}");
         }
     }

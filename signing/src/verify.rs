@@ -193,7 +193,9 @@ impl Verified {
             if labels.is_empty() {
                 let id = s.key_id().to_string();
                 for r in &mut report.signatures {
-                    if r.key_id.as_deref() == Some(id.as_str()) && r.status == SignatureStatus::Counted {
+                    if r.key_id.as_deref() == Some(id.as_str())
+                        && r.status == SignatureStatus::Counted
+                    {
                         r.status = SignatureStatus::BeyondCeiling;
                     }
                 }
@@ -219,7 +221,11 @@ fn now() -> i64 {
 /// Verifies a signed component for `plugin` (`ns:name`, version ignored) against the policy:
 /// every counted signature must cover all the content after the signature section, be made by a
 /// trusted, unrevoked, unexpired key in scope, and the namespace's rule must pass.
-pub fn verify(component: &[u8], policy: &TrustPolicy, plugin: &str) -> Result<Verified, VerifyError> {
+pub fn verify(
+    component: &[u8],
+    policy: &TrustPolicy,
+    plugin: &str,
+) -> Result<Verified, VerifyError> {
     verify_at(component, None, policy, plugin, now())
 }
 
@@ -426,6 +432,7 @@ fn assign(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::policy::Pattern;
@@ -450,8 +457,16 @@ mod tests {
             (rule(2, &["ci"]), vec![s(&["a"]), s(&["ci"])], true),
             (rule(2, &["ci"]), vec![s(&["a"]), s(&["b"])], false),
             // one key carrying both labels cannot satisfy two label requirements
-            (rule(2, &["ci", "pub"]), vec![s(&["ci", "pub"]), s(&["x"])], false),
-            (rule(2, &["ci", "pub"]), vec![s(&["ci", "pub"]), s(&["ci"])], true),
+            (
+                rule(2, &["ci", "pub"]),
+                vec![s(&["ci", "pub"]), s(&["x"])],
+                false,
+            ),
+            (
+                rule(2, &["ci", "pub"]),
+                vec![s(&["ci", "pub"]), s(&["ci"])],
+                true,
+            ),
         ];
         for (r, signers, want) in table {
             assert_eq!(evaluate(r, signers).passed, *want, "{r:?} {signers:?}");

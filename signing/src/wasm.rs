@@ -39,7 +39,9 @@ impl Section {
     }
 
     pub(crate) fn custom_data<'a>(&self, bytes: &'a [u8]) -> Option<&'a [u8]> {
-        self.custom.as_ref().and_then(|(_, data)| bytes.get(data.clone()))
+        self.custom
+            .as_ref()
+            .and_then(|(_, data)| bytes.get(data.clone()))
     }
 }
 
@@ -138,6 +140,7 @@ pub(crate) fn custom_section(name: &str, data: &[u8]) -> Vec<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -165,20 +168,29 @@ mod tests {
         core.push(0);
         assert_eq!(sections(&core), Err(FormatError::CoreModule));
         assert_eq!(sections(b"hello world"), Err(FormatError::NotAComponent));
-        assert_eq!(sections(b"\0asm"), Err(FormatError::Truncated { offset: 0 }));
+        assert_eq!(
+            sections(b"\0asm"),
+            Err(FormatError::Truncated { offset: 0 })
+        );
     }
 
     #[test]
     fn refuses_truncated_and_oversized_sections() {
         let c = component(&[1, 10, 0]);
-        assert_eq!(sections(&c), Err(FormatError::SectionOutOfBounds { offset: 8 }));
+        assert_eq!(
+            sections(&c),
+            Err(FormatError::SectionOutOfBounds { offset: 8 })
+        );
         let c = component(&[1, 0xff, 0xff, 0xff, 0xff, 0x7f]);
         assert_eq!(sections(&c), Err(FormatError::BadInteger { offset: 9 }));
         let c = component(&[1, 0x80]);
         assert_eq!(sections(&c), Err(FormatError::Truncated { offset: 9 }));
         // custom section whose name runs past its end
         let c = component(&[0, 2, 5, b'a']);
-        assert_eq!(sections(&c), Err(FormatError::SectionOutOfBounds { offset: 8 }));
+        assert_eq!(
+            sections(&c),
+            Err(FormatError::SectionOutOfBounds { offset: 8 })
+        );
     }
 
     #[test]

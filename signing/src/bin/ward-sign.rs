@@ -24,7 +24,11 @@ const KEY_ENV: &str = "WARD_SIGNING_KEY";
 const ANY_PLUGIN: &str = "any:plugin";
 
 #[derive(Parser)]
-#[command(name = "ward-sign", version, about = "Sign and verify ward plugins (WebAssembly components)")]
+#[command(
+    name = "ward-sign",
+    version,
+    about = "Sign and verify ward plugins (WebAssembly components)"
+)]
 struct Cli {
     /// Machine-readable output on stdout.
     #[arg(long, global = true)]
@@ -138,7 +142,15 @@ fn main() -> ExitCode {
             input,
             output,
             detached,
-        } => sign_cmd(key.as_deref(), &pass, &input, &output, detached, interactive, cli.json),
+        } => sign_cmd(
+            key.as_deref(),
+            &pass,
+            &input,
+            &output,
+            detached,
+            interactive,
+            cli.json,
+        ),
         Cmd::Verify {
             key,
             trust,
@@ -234,7 +246,9 @@ fn passphrase(
     if !interactive || !std::io::stderr().is_terminal() {
         bail!("a passphrase is needed and no terminal is available; pass --passphrase-env VAR");
     }
-    let first = Zeroizing::new(rpassword::prompt_password("passphrase: ").context("reading the passphrase")?);
+    let first = Zeroizing::new(
+        rpassword::prompt_password("passphrase: ").context("reading the passphrase")?,
+    );
     if first.is_empty() {
         bail!("empty passphrase; use --unencrypted for a test key");
     }
@@ -296,11 +310,7 @@ fn keygen(
         .to_string())?;
     } else {
         out(&format!("key id {}\n{line}", pk.key_id()))?;
-        eprintln!(
-            "wrote {} and {}",
-            key_path.display(),
-            pub_path.display()
-        );
+        eprintln!("wrote {} and {}", key_path.display(), pub_path.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -364,7 +374,10 @@ fn sign_cmd(
     }
     let key_id = key.public_key().key_id();
     if json {
-        out(&json!({ "digest": digest, "key_id": key_id.to_string(), "output": output }).to_string())?;
+        out(
+            &json!({ "digest": digest, "key_id": key_id.to_string(), "output": output })
+                .to_string(),
+        )?;
     } else {
         out(&format!("{digest} signed by {key_id}"))?;
     }
@@ -420,7 +433,10 @@ fn verify_cmd(
                 value["verified"] = json!(false);
                 out(&value.to_string())?;
             }
-            Err(refused(anyhow!("verification failed: {}", report.summary())))
+            Err(refused(anyhow!(
+                "verification failed: {}",
+                report.summary()
+            )))
         }
         Err(VerifyError::Policy(e)) => Err(e.into()),
         Err(e) => {

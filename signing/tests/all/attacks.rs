@@ -48,7 +48,10 @@ fn bit_flip_in_code_is_refused() {
     let at = find(&signed, &[0x41, 42, 0x0b]) + 1;
     let tampered = flip(&signed, at);
     let policy = TrustPolicy::single_key(k.public_key());
-    assert_eq!(refused(verify(&tampered, &policy, PLUGIN)), [S::DoesNotCoverContent]);
+    assert_eq!(
+        refused(verify(&tampered, &policy, PLUGIN)),
+        [S::DoesNotCoverContent]
+    );
 }
 
 #[test]
@@ -58,7 +61,10 @@ fn bit_flip_in_manifest_section_is_refused() {
     let at = find(&signed, b"api.acme.test");
     let tampered = flip(&signed, at);
     let policy = TrustPolicy::single_key(k.public_key());
-    assert_eq!(refused(verify(&tampered, &policy, PLUGIN)), [S::DoesNotCoverContent]);
+    assert_eq!(
+        refused(verify(&tampered, &policy, PLUGIN)),
+        [S::DoesNotCoverContent]
+    );
 }
 
 #[test]
@@ -100,7 +106,10 @@ fn bit_flip_in_signed_hash_is_refused() {
     let at = find(&signed, d.as_bytes());
     let tampered = flip(&signed, at);
     let policy = TrustPolicy::single_key(k.public_key());
-    assert_eq!(refused(verify(&tampered, &policy, PLUGIN)), [S::DoesNotCoverContent]);
+    assert_eq!(
+        refused(verify(&tampered, &policy, PLUGIN)),
+        [S::DoesNotCoverContent]
+    );
 }
 
 #[test]
@@ -111,7 +120,10 @@ fn valid_signature_moved_to_another_component_is_refused() {
     let env = &signed[envelope_range(&signed)];
     let moved = with_envelope(&other, env);
     let policy = TrustPolicy::single_key(k.public_key());
-    assert_eq!(refused(verify(&moved, &policy, PLUGIN)), [S::DoesNotCoverContent]);
+    assert_eq!(
+        refused(verify(&moved, &policy, PLUGIN)),
+        [S::DoesNotCoverContent]
+    );
     // and as a detached signature
     assert_eq!(
         refused(verify_detached(&other, env, &policy, PLUGIN)),
@@ -138,14 +150,20 @@ fn signature_by_revoked_key_is_refused() {
         trust_one(&k, "old", "acme:*"),
         trust_one(&k, "publisher", "acme:*")
     );
-    assert_eq!(refused(verify(&signed, &trust(&toml), PLUGIN)), [S::Revoked]);
+    assert_eq!(
+        refused(verify(&signed, &trust(&toml), PLUGIN)),
+        [S::Revoked]
+    );
 }
 
 #[test]
 fn signature_by_expired_key_is_refused() {
     let k = key();
     let signed = sign(&plain(), &k).unwrap();
-    let toml = format!("{}expires = 2026-01-01T00:00:00Z\n", trust_one(&k, "publisher", "acme:*"));
+    let toml = format!(
+        "{}expires = 2026-01-01T00:00:00Z\n",
+        trust_one(&k, "publisher", "acme:*")
+    );
     let policy = trust(&toml);
     let before = 1_767_225_599; // 2025-12-31T23:59:59Z
     assert!(verify_at(&signed, None, &policy, PLUGIN, before).is_ok());
@@ -163,10 +181,14 @@ fn signature_by_out_of_scope_key_is_refused() {
     assert_eq!(refused(verify(&signed, &policy, PLUGIN)), [S::OutOfScope]);
     let policy = trust(&trust_one(&k, "publisher", "acme:hello"));
     assert!(verify(&signed, &policy, "acme:hello@1.0.0").is_ok());
-    assert_eq!(refused(verify(&signed, &policy, "acme:other")), [S::OutOfScope]);
+    assert_eq!(
+        refused(verify(&signed, &policy, "acme:other")),
+        [S::OutOfScope]
+    );
 }
 
-const PROD_RULE: &str = "[[rule]]\nnamespace = \"prod:*\"\nthreshold = 2\nrequire_labels = [\"ci\"]\n";
+const PROD_RULE: &str =
+    "[[rule]]\nnamespace = \"prod:*\"\nthreshold = 2\nrequire_labels = [\"ci\"]\n";
 
 #[test]
 fn threshold_not_met_is_refused() {
@@ -183,7 +205,10 @@ fn threshold_not_met_is_refused() {
     };
     assert_eq!(report.rule.namespace, "prod:*");
     assert_eq!(report.rule.counted, 1);
-    assert_eq!(report.rule.reason, "needs 2 distinct trusted keys, 1 counted");
+    assert_eq!(
+        report.rule.reason,
+        "needs 2 distinct trusted keys, 1 counted"
+    );
     // two keys, but neither labelled ci
     let other = key();
     let toml2 = format!("{toml}{}", trust_one(&other, "operator", "prod:*"));
@@ -191,7 +216,10 @@ fn threshold_not_met_is_refused() {
     let Err(VerifyError::Refused(report)) = verify(&two, &trust(&toml2), "prod:db") else {
         panic!("threshold met without the ci label")
     };
-    assert_eq!(report.rule.reason, "needs a distinct key labelled \"ci\" among the signers");
+    assert_eq!(
+        report.rule.reason,
+        "needs a distinct key labelled \"ci\" among the signers"
+    );
     // publisher + ci passes, and names the rule
     let both = sign(&one, &ci).unwrap();
     let v = verify(&both, &policy, "prod:db").unwrap();
@@ -218,7 +246,10 @@ fn one_key_used_twice_toward_a_threshold_counts_once() {
             vec![h],
             vec![record(Some(id.as_bytes()), 1, &sig), record(None, 1, &sig)],
         ),
-        (vec![h, [0u8; 32]], vec![record(Some(id.as_bytes()), 1, &sig)]),
+        (
+            vec![h, [0u8; 32]],
+            vec![record(Some(id.as_bytes()), 1, &sig)],
+        ),
     ]);
     let forged = with_envelope(&unsigned, &env);
     let statuses = refused(verify(&forged, &trust(&toml), "prod:db"));
@@ -263,9 +294,25 @@ fn signature_made_for_another_payload_type_is_refused() {
     let signed = sign(&unsigned, &k).unwrap();
     let csig = only_signature(&signed);
     let stripped_prefix = &msg[..];
-    assert!(verify_message(Purpose::AuditCheckpoint, stripped_prefix, &csig, &k.public_key()).is_err());
+    assert!(
+        verify_message(
+            Purpose::AuditCheckpoint,
+            stripped_prefix,
+            &csig,
+            &k.public_key()
+        )
+        .is_err()
+    );
     let checkpoint = sign_message(Purpose::AuditCheckpoint, b"root 1", &k);
-    assert!(verify_message(Purpose::AuditCheckpoint, b"root 1", &checkpoint, &k.public_key()).is_ok());
+    assert!(
+        verify_message(
+            Purpose::AuditCheckpoint,
+            b"root 1",
+            &checkpoint,
+            &k.public_key()
+        )
+        .is_ok()
+    );
     assert!(verify_message(Purpose::Approval, b"root 1", &checkpoint, &k.public_key()).is_err());
 }
 
@@ -282,7 +329,10 @@ fn custom_section_appended_after_signing_grants_nothing() {
     ] {
         let mut appended = signed.clone();
         appended.extend(extra);
-        assert_eq!(refused(verify(&appended, &policy, PLUGIN)), [S::DoesNotCoverContent]);
+        assert_eq!(
+            refused(verify(&appended, &policy, PLUGIN)),
+            [S::DoesNotCoverContent]
+        );
     }
 }
 
@@ -293,7 +343,10 @@ fn huge_envelope_is_a_bounded_refusal() {
     let k = key();
     let t = Instant::now();
     let err = verify(&huge, &TrustPolicy::single_key(k.public_key()), PLUGIN).unwrap_err();
-    assert!(matches!(err, VerifyError::Envelope(EnvelopeError::TooLarge { .. })), "{err}");
+    assert!(
+        matches!(err, VerifyError::Envelope(EnvelopeError::TooLarge { .. })),
+        "{err}"
+    );
     assert!(t.elapsed().as_millis() < 1000);
 }
 
@@ -305,7 +358,10 @@ fn truncated_envelope_is_a_bounded_refusal() {
     let policy = TrustPolicy::single_key(k.public_key());
     for n in 0..env.len() {
         let cut = with_envelope(&plain(), &env[..n]);
-        assert!(verify(&cut, &policy, PLUGIN).is_err(), "prefix {n} accepted");
+        assert!(
+            verify(&cut, &policy, PLUGIN).is_err(),
+            "prefix {n} accepted"
+        );
     }
     // a signature section that claims more bytes than the file has
     let mut truncated = signed.clone();
@@ -352,7 +408,10 @@ fn unknown_algorithm_is_refused() {
     let unsigned = plain();
     let h = sha256(&unsigned[8..]);
     let sig = only_signature(&sign(&unsigned, &k).unwrap());
-    let forged = with_envelope(&unsigned, &envelope(&[(vec![h], vec![record(None, 2, &sig)])]));
+    let forged = with_envelope(
+        &unsigned,
+        &envelope(&[(vec![h], vec![record(None, 2, &sig)])]),
+    );
     let err = verify(&forged, &TrustPolicy::single_key(k.public_key()), PLUGIN).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -373,7 +432,10 @@ fn secret_key_file_with_mode_0644_is_refused() {
     assert!(ward_signing::SecretKey::read_file(&path, None).is_ok());
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let err = ward_signing::SecretKey::read_file(&path, None).unwrap_err();
-    assert!(matches!(err, KeyError::InsecurePermissions { mode: 0o644, .. }));
+    assert!(matches!(
+        err,
+        KeyError::InsecurePermissions { mode: 0o644, .. }
+    ));
     assert!(err.to_string().contains("chmod 600"), "{err}");
     // never overwritten
     assert!(k.write_file(&path, None).is_err());
@@ -402,7 +464,10 @@ fn malleable_signature_with_non_canonical_s_is_refused() {
     let signed = sign(&unsigned, &k).unwrap();
     let sig = malleate(&only_signature(&signed));
     let h = sha256(&unsigned[8..]);
-    let forged = with_envelope(&unsigned, &envelope(&[(vec![h], vec![record(None, 1, &sig)])]));
+    let forged = with_envelope(
+        &unsigned,
+        &envelope(&[(vec![h], vec![record(None, 1, &sig)])]),
+    );
     let policy = TrustPolicy::single_key(k.public_key());
     assert_eq!(refused(verify(&forged, &policy, PLUGIN)), [S::Untrusted]);
     let m = malleate(&sign_message(Purpose::Approval, b"m", &k));
@@ -414,7 +479,10 @@ fn small_order_and_non_canonical_keys_are_refused() {
     // identity (order 1): with R = identity and S = 0 it "signs" every message
     let mut identity = [0u8; 32];
     identity[0] = 1;
-    assert!(matches!(PublicKey::from_bytes(&identity), Err(KeyError::WeakPublicKey)));
+    assert!(matches!(
+        PublicKey::from_bytes(&identity),
+        Err(KeyError::WeakPublicKey)
+    ));
     // y = 2^255 - 19 + 1: a non-canonical encoding of the identity
     let mut noncanonical = [0xffu8; 32];
     noncanonical[0] = 0xee;
@@ -432,7 +500,10 @@ fn small_order_and_non_canonical_keys_are_refused() {
 fn core_module_is_refused() {
     let module = wasm_encoder::Module::new().finish();
     let k = key();
-    assert!(matches!(sign(&module, &k), Err(ward_signing::SignError::Format(FormatError::CoreModule))));
+    assert!(matches!(
+        sign(&module, &k),
+        Err(ward_signing::SignError::Format(FormatError::CoreModule))
+    ));
     assert!(matches!(
         verify(&module, &TrustPolicy::single_key(k.public_key()), PLUGIN),
         Err(VerifyError::Format(FormatError::CoreModule))
@@ -457,7 +528,10 @@ fn signature_section_must_be_first_and_unique() {
         verify(&twice, &policy, PLUGIN),
         Err(VerifyError::Format(FormatError::MisplacedSignatureSection))
     ));
-    assert!(matches!(verify(&plain(), &policy, PLUGIN), Err(VerifyError::NotSigned)));
+    assert!(matches!(
+        verify(&plain(), &policy, PLUGIN),
+        Err(VerifyError::NotSigned)
+    ));
 }
 
 #[test]
@@ -480,7 +554,12 @@ fn detached_signatures_hold_the_same_records() {
         verify_detached(&embedded, &sig, &trust(&toml), PLUGIN),
         Err(VerifyError::EmbeddedAndDetached)
     ));
-    assert_eq!(inspect(&unsigned, Some(&sig)).unwrap().hash_sets[0].claimed_key_ids.len(), 2);
+    assert_eq!(
+        inspect(&unsigned, Some(&sig)).unwrap().hash_sets[0]
+            .claimed_key_ids
+            .len(),
+        2
+    );
 }
 
 #[test]
@@ -505,7 +584,10 @@ fn publisher_ci_and_operator_signatures_coexist() {
 #[test]
 fn capability_ceiling_limits_what_a_key_vouches_for() {
     let k = key();
-    let toml = format!("{}ceiling = [\"http\", \"read-paths\"]\n", trust_one(&k, "publisher", "acme:*"));
+    let toml = format!(
+        "{}ceiling = [\"http\", \"read-paths\"]\n",
+        trust_one(&k, "publisher", "acme:*")
+    );
     let signed = sign(&plain(), &k).unwrap();
     let v = verify(&signed, &trust(&toml), PLUGIN).unwrap();
     let http: BTreeSet<_> = [Capability::Http].into();
@@ -525,7 +607,10 @@ fn key_id_is_recomputed_when_the_envelope_names_none() {
     let unsigned = plain();
     let sig = only_signature(&sign(&unsigned, &k).unwrap());
     let h = sha256(&unsigned[8..]);
-    let anonymous = with_envelope(&unsigned, &envelope(&[(vec![h], vec![record(None, 1, &sig)])]));
+    let anonymous = with_envelope(
+        &unsigned,
+        &envelope(&[(vec![h], vec![record(None, 1, &sig)])]),
+    );
     let v = verify(&anonymous, &TrustPolicy::single_key(k.public_key()), PLUGIN).unwrap();
     let r = &v.report().signatures[0];
     assert_eq!(r.claimed_key_id, None);

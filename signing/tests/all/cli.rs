@@ -28,7 +28,14 @@ fn cli_keygen_sign_verify_with_passphrase_from_env() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("in.wasm"), plain()).unwrap();
     let out = ward_sign(dir.path())
-        .args(["keygen", "--out", "pub1", "--passphrase-env", "PW", "--json"])
+        .args([
+            "keygen",
+            "--out",
+            "pub1",
+            "--passphrase-env",
+            "PW",
+            "--json",
+        ])
         .env("PW", "correct horse")
         .output()
         .unwrap();
@@ -39,7 +46,16 @@ fn cli_keygen_sign_verify_with_passphrase_from_env() {
     assert!(key_text.starts_with("-----BEGIN WARD SECRET KEY-----"));
 
     let out = ward_sign(dir.path())
-        .args(["sign", "--key", "pub1.key", "--passphrase-env", "PW", "in.wasm", "-o", "out.wasm"])
+        .args([
+            "sign",
+            "--key",
+            "pub1.key",
+            "--passphrase-env",
+            "PW",
+            "in.wasm",
+            "-o",
+            "out.wasm",
+        ])
         .env("PW", "correct horse")
         .output()
         .unwrap();
@@ -58,7 +74,16 @@ fn cli_keygen_sign_verify_with_passphrase_from_env() {
 
     // wrong passphrase: refused, and the passphrase never shows up
     let out = ward_sign(dir.path())
-        .args(["sign", "--key", "pub1.key", "--passphrase-env", "PW", "in.wasm", "-o", "x.wasm"])
+        .args([
+            "sign",
+            "--key",
+            "pub1.key",
+            "--passphrase-env",
+            "PW",
+            "in.wasm",
+            "-o",
+            "x.wasm",
+        ])
         .env("PW", "wrong horse")
         .output()
         .unwrap();
@@ -121,7 +146,11 @@ fn cli_non_interactive_without_passphrase_fails_at_once() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--passphrase-env"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--passphrase-env"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!dir.path().join("k.key").exists());
 }
 
@@ -140,15 +169,24 @@ fn cli_verify_exit_codes() {
         let out = ward_sign(dir.path()).args(args).output().unwrap();
         (out.status.code(), stdout(&out), stderr(&out))
     };
-    assert_eq!(code(&["verify", "--key", "k.pub", "signed.wasm"]).0, Some(0));
+    assert_eq!(
+        code(&["verify", "--key", "k.pub", "signed.wasm"]).0,
+        Some(0)
+    );
     let (c, out, err) = code(&["verify", "--key", "k.pub", "tampered.wasm", "--json"]);
     assert_eq!(c, Some(1));
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["verified"], false);
     assert_eq!(report["signatures"][0]["status"], "does-not-cover-content");
     assert!(err.contains("verification failed"), "{err}");
-    assert_eq!(code(&["verify", "--key", "k.pub", "unsigned.wasm"]).0, Some(1));
-    assert_eq!(code(&["verify", "--key", "k.pub", "missing.wasm"]).0, Some(2));
+    assert_eq!(
+        code(&["verify", "--key", "k.pub", "unsigned.wasm"]).0,
+        Some(1)
+    );
+    assert_eq!(
+        code(&["verify", "--key", "k.pub", "missing.wasm"]).0,
+        Some(2)
+    );
     assert_eq!(code(&["verify", "signed.wasm"]).0, Some(2));
     let (c, _, err) = code(&["verify", "--trust", "t.toml", "signed.wasm"]);
     assert_eq!(c, Some(2));
@@ -156,12 +194,25 @@ fn cli_verify_exit_codes() {
 
     std::fs::write(
         dir.path().join("t.toml"),
-        format!("{}[[rule]]\nnamespace = \"acme:*\"\nthreshold = 2\n", trust_one(&k, "publisher", "acme:*")),
+        format!(
+            "{}[[rule]]\nnamespace = \"acme:*\"\nthreshold = 2\n",
+            trust_one(&k, "publisher", "acme:*")
+        ),
     )
     .unwrap();
-    let (c, _, err) = code(&["verify", "--trust", "t.toml", "--plugin", "acme:hello", "signed.wasm"]);
+    let (c, _, err) = code(&[
+        "verify",
+        "--trust",
+        "t.toml",
+        "--plugin",
+        "acme:hello",
+        "signed.wasm",
+    ]);
     assert_eq!(c, Some(1));
-    assert!(err.contains("needs 2 distinct trusted keys, 1 counted"), "{err}");
+    assert!(
+        err.contains("needs 2 distinct trusted keys, 1 counted"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -183,7 +234,10 @@ fn cli_inspect_and_strip() {
         info["hash_sets"][0]["claimed_key_ids"][0],
         k.public_key().key_id().to_string()
     );
-    let out = ward_sign(dir.path()).args(["inspect", "signed.wasm"]).output().unwrap();
+    let out = ward_sign(dir.path())
+        .args(["inspect", "signed.wasm"])
+        .output()
+        .unwrap();
     assert!(stdout(&out).contains(&digest.to_string()));
 
     let out = ward_sign(dir.path())
@@ -191,5 +245,8 @@ fn cli_inspect_and_strip() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(std::fs::read(dir.path().join("plain.wasm")).unwrap(), plain());
+    assert_eq!(
+        std::fs::read(dir.path().join("plain.wasm")).unwrap(),
+        plain()
+    );
 }

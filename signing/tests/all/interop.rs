@@ -46,16 +46,42 @@ fn wasmsign2_signatures_verify_in_ward_with_a_trust_store() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("in.wasm"), plain()).unwrap();
-    run(Command::new(&ws).current_dir(d).args(["keygen", "-k", "w.sk", "-K", "w.pk"]));
+    run(Command::new(&ws)
+        .current_dir(d)
+        .args(["keygen", "-k", "w.sk", "-K", "w.pk"]));
     // with a key id (-K) and without one
-    run(Command::new(&ws)
-        .current_dir(d)
-        .args(["sign", "-k", "w.sk", "-K", "w.pk", "-i", "in.wasm", "-o", "with-id.wasm"]));
-    run(Command::new(&ws)
-        .current_dir(d)
-        .args(["sign", "-k", "w.sk", "-i", "in.wasm", "-o", "no-id.wasm"]));
     run(Command::new(&ws).current_dir(d).args([
-        "sign", "-k", "w.sk", "-K", "w.pk", "-i", "in.wasm", "-o", "unchanged.wasm", "-S", "in.sig",
+        "sign",
+        "-k",
+        "w.sk",
+        "-K",
+        "w.pk",
+        "-i",
+        "in.wasm",
+        "-o",
+        "with-id.wasm",
+    ]));
+    run(Command::new(&ws).current_dir(d).args([
+        "sign",
+        "-k",
+        "w.sk",
+        "-i",
+        "in.wasm",
+        "-o",
+        "no-id.wasm",
+    ]));
+    run(Command::new(&ws).current_dir(d).args([
+        "sign",
+        "-k",
+        "w.sk",
+        "-K",
+        "w.pk",
+        "-i",
+        "in.wasm",
+        "-o",
+        "unchanged.wasm",
+        "-S",
+        "in.sig",
     ]));
     let toml = "[[key]]\nlabel = \"wasmsign2\"\npublic_key_file = \"w.pk\"\nscope = [\"acme:*\"]\n";
     std::fs::write(d.join("trust.toml"), toml).unwrap();
@@ -70,7 +96,8 @@ fn wasmsign2_signatures_verify_in_ward_with_a_trust_store() {
     }
     // wasmsign2's key id is the one ward computes
     let signed = std::fs::read(d.join("with-id.wasm")).unwrap();
-    let claimed = ward_signing::inspect(&signed, None).unwrap().hash_sets[0].claimed_key_ids[0].clone();
+    let claimed =
+        ward_signing::inspect(&signed, None).unwrap().hash_sets[0].claimed_key_ids[0].clone();
     assert_eq!(claimed, Some(pk.key_id().to_string()));
     // detached
     let sig = std::fs::read(d.join("in.sig")).unwrap();
@@ -78,10 +105,22 @@ fn wasmsign2_signatures_verify_in_ward_with_a_trust_store() {
     assert!(verify_detached(&unsigned, &sig, &policy, PLUGIN).is_ok());
     // and the ward-sign CLI agrees
     let out = crate::cli::ward_sign(d)
-        .args(["verify", "--trust", "trust.toml", "--plugin", PLUGIN, "with-id.wasm"])
+        .args([
+            "verify",
+            "--trust",
+            "trust.toml",
+            "--plugin",
+            PLUGIN,
+            "with-id.wasm",
+        ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -96,17 +135,32 @@ fn ward_signatures_verify_in_wasmsign2() {
     let unsigned = plain();
     std::fs::write(d.join("signed.wasm"), sign(&unsigned, &k).unwrap()).unwrap();
     std::fs::write(d.join("plain.wasm"), &unsigned).unwrap();
-    std::fs::write(d.join("plain.sig"), sign_detached(&unsigned, None, &k).unwrap()).unwrap();
+    std::fs::write(
+        d.join("plain.sig"),
+        sign_detached(&unsigned, None, &k).unwrap(),
+    )
+    .unwrap();
     // ward's .pub is an OpenSSH line (wasmsign2 --ssh), and the raw wasmsign2 form works too
-    run(Command::new(&ws)
-        .current_dir(d)
-        .args(["verify", "--ssh", "-K", "ward.pub", "-i", "signed.wasm"]));
+    run(Command::new(&ws).current_dir(d).args([
+        "verify",
+        "--ssh",
+        "-K",
+        "ward.pub",
+        "-i",
+        "signed.wasm",
+    ]));
     run(Command::new(&ws)
         .current_dir(d)
         .args(["verify", "-K", "ward.pk", "-i", "signed.wasm"]));
-    run(Command::new(&ws)
-        .current_dir(d)
-        .args(["verify", "-K", "ward.pk", "-i", "plain.wasm", "-S", "plain.sig"]));
+    run(Command::new(&ws).current_dir(d).args([
+        "verify",
+        "-K",
+        "ward.pk",
+        "-i",
+        "plain.wasm",
+        "-S",
+        "plain.sig",
+    ]));
     // a tampered one fails in wasmsign2 too
     let signed = std::fs::read(d.join("signed.wasm")).unwrap();
     let at = find(&signed, b"api.acme.test");
@@ -127,10 +181,12 @@ fn ward_and_wasmsign2_signatures_coexist_in_one_component() {
     let k = key();
     std::fs::write(d.join("ward.pk"), k.public_key().to_wasmsign2_bytes()).unwrap();
     std::fs::write(d.join("in.wasm"), plain()).unwrap();
-    run(Command::new(&ws).current_dir(d).args(["keygen", "-k", "w.sk", "-K", "w.pk"]));
     run(Command::new(&ws)
         .current_dir(d)
-        .args(["sign", "-k", "w.sk", "-K", "w.pk", "-i", "in.wasm", "-o", "one.wasm"]));
+        .args(["keygen", "-k", "w.sk", "-K", "w.pk"]));
+    run(Command::new(&ws).current_dir(d).args([
+        "sign", "-k", "w.sk", "-K", "w.pk", "-i", "in.wasm", "-o", "one.wasm",
+    ]));
     let one = std::fs::read(d.join("one.wasm")).unwrap();
     let both = sign(&one, &k).unwrap();
     std::fs::write(d.join("both.wasm"), &both).unwrap();

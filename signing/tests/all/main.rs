@@ -45,7 +45,8 @@ pub(crate) fn component(manifest: &str, answer: i32) -> Vec<u8> {
     c.finish()
 }
 
-pub(crate) const MANIFEST: &str = "name = \"acme:hello\"\nversion = \"1.0.0\"\n[capabilities]\nhttp = [\"api.acme.test\"]\n";
+pub(crate) const MANIFEST: &str =
+    "name = \"acme:hello\"\nversion = \"1.0.0\"\n[capabilities]\nhttp = [\"api.acme.test\"]\n";
 
 pub(crate) fn plain() -> Vec<u8> {
     component(MANIFEST, 42)
@@ -125,8 +126,11 @@ pub(crate) fn record(key_id: Option<&[u8]>, alg: u8, sig: &[u8]) -> Vec<u8> {
     r
 }
 
+/// One set of signed hashes: the hashes and the encoded records over them.
+pub(crate) type HashSet = (Vec<[u8; 32]>, Vec<Vec<u8>>);
+
 /// An envelope with the given sets of (hashes, records).
-pub(crate) fn envelope(sets: &[(Vec<[u8; 32]>, Vec<Vec<u8>>)]) -> Vec<u8> {
+pub(crate) fn envelope(sets: &[HashSet]) -> Vec<u8> {
     let mut out = vec![1, 1, 1];
     leb(&mut out, sets.len());
     for (hashes, records) in sets {

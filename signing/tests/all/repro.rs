@@ -62,7 +62,15 @@ fn build(plugins: &Path, target_dir: &Path) -> Vec<u8> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(plugins)
-        .args(["build", "--release", "--locked", "--target", TARGET, "-p", "hello"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            TARGET,
+            "-p",
+            "hello",
+        ])
         .arg("--target-dir")
         .arg(target_dir);
     for v in SCRUBBED_ENV {
@@ -123,19 +131,26 @@ fn ci_flow_reproducible_build_sign_verify_and_one_line_change_fails() {
     let secret = ci.to_file_contents(Some("ci passphrase")).unwrap();
     std::fs::write(work.join("ci.pub"), ci.public_key().to_openssh()).unwrap();
     let out = ward_sign(&work)
-        .args(["--non-interactive", "sign", "--passphrase-env", "WARD_SIGNING_PASSPHRASE"])
+        .args([
+            "--non-interactive",
+            "sign",
+            "--passphrase-env",
+            "WARD_SIGNING_PASSPHRASE",
+        ])
         .args(["hello.wasm", "-o", "hello.signed.wasm"])
         .env("WARD_SIGNING_KEY", secret.as_str())
         .env("WARD_SIGNING_PASSPHRASE", "ci passphrase")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::write(
         work.join("trust.toml"),
-        format!(
-            "[[key]]\nlabel = \"ci\"\npublic_key_file = \"ci.pub\"\nscope = [\"example:*\"]\n\
-             [[rule]]\nnamespace = \"example:*\"\nthreshold = 1\nrequire_labels = [\"ci\"]\n"
-        ),
+        "[[key]]\nlabel = \"ci\"\npublic_key_file = \"ci.pub\"\nscope = [\"example:*\"]\n\
+         [[rule]]\nnamespace = \"example:*\"\nthreshold = 1\nrequire_labels = [\"ci\"]\n",
     )
     .unwrap();
 
@@ -145,27 +160,52 @@ fn ci_flow_reproducible_build_sign_verify_and_one_line_change_fails() {
         .output()
         .unwrap();
     let info: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
-    assert_eq!(info["digest"], ward_signing::digest(&second).unwrap().to_string());
+    assert_eq!(
+        info["digest"],
+        ward_signing::digest(&second).unwrap().to_string()
+    );
     let verify = ward_sign(&work)
-        .args(["verify", "--trust", "trust.toml", "--plugin", "example:hello"])
+        .args([
+            "verify",
+            "--trust",
+            "trust.toml",
+            "--plugin",
+            "example:hello",
+        ])
         .arg("hello.signed.wasm")
         .output()
         .unwrap();
-    assert_eq!(verify.status.code(), Some(0), "{}", String::from_utf8_lossy(&verify.stderr));
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
 
     // a one-line source change: the rebuild's digest differs, and the signature does not cover it
     let lib = plugins.join("hello/src/lib.rs");
     let text = std::fs::read_to_string(&lib).unwrap();
     let line = "format!(\"Hello, {name}!\")";
     assert_eq!(text.matches(line).count(), 1, "hello's greeting line moved");
-    std::fs::write(&lib, text.replace(line, "format!(\"Hello there, {name}!\")")).unwrap();
+    std::fs::write(
+        &lib,
+        text.replace(line, "format!(\"Hello there, {name}!\")"),
+    )
+    .unwrap();
     let changed = build(&plugins, &tmp.path().join("t2"));
     assert_ne!(ward_signing::digest(&changed).unwrap(), digest);
     let signed = std::fs::read(work.join("hello.signed.wasm")).unwrap();
     let envelope = &signed[envelope_range(&signed)];
     std::fs::write(work.join("changed.wasm"), with_envelope(&changed, envelope)).unwrap();
     let verify = ward_sign(&work)
-        .args(["verify", "--trust", "trust.toml", "--plugin", "example:hello", "changed.wasm"])
+        .args([
+            "verify",
+            "--trust",
+            "trust.toml",
+            "--plugin",
+            "example:hello",
+            "changed.wasm",
+        ])
         .output()
         .unwrap();
     assert_eq!(verify.status.code(), Some(1));
