@@ -82,7 +82,7 @@ pub enum KeyError {
         "refusing secret key file {path}: mode {mode:04o} lets group or others read it; run `chmod 600 {path}`"
     )]
     InsecurePermissions { path: PathBuf, mode: u32 },
-    #[error("{path}: {source}")]
+    #[error("reading {path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -99,7 +99,13 @@ pub enum KeyError {
 pub enum PolicyError {
     #[error("trust store is not valid: {0}")]
     Toml(String),
-    #[error("trust store key {label:?}: {source}")]
+    #[error("reading trust store {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("trust store key {label:?}")]
     Key {
         label: String,
         #[source]

@@ -297,8 +297,10 @@ impl TrustPolicy {
 
     /// Reads a trust store file.
     pub fn load(path: &Path) -> Result<Self, PolicyError> {
-        let data = read_capped(path, MAX_TRUST_FILE_SIZE)
-            .map_err(|e| PolicyError::Toml(format!("{}: {e}", path.display())))?;
+        let data = read_capped(path, MAX_TRUST_FILE_SIZE).map_err(|source| PolicyError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         let text = String::from_utf8(data)
             .map_err(|_| PolicyError::Toml(format!("{}: not utf-8", path.display())))?;
         Self::from_toml(&text, path.parent().unwrap_or(Path::new(".")))
@@ -494,9 +496,13 @@ require_labels = ["ci"]
             ),
         ];
         for (text, want) in cases {
-            let err = TrustPolicy::from_toml(&text, Path::new("."))
-                .unwrap_err()
-                .to_string();
+            let e = TrustPolicy::from_toml(&text, Path::new(".")).unwrap_err();
+            let mut err = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                err.push_str(&format!(": {s}"));
+                source = s.source();
+            }
             assert!(err.contains(want), "{text}\n=> {err}");
         }
     }
