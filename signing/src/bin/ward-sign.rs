@@ -11,8 +11,8 @@ use anyhow::{Context, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use ward_signing::{
-    KeyError, PublicKey, SecretKey, TrustPolicy, VerifyError, inspect, read_secret_file, sign,
-    sign_detached, strip,
+    KeyError, MAX_ENVELOPE_SIZE, MAX_KEY_FILE_SIZE, PublicKey, SecretKey, TrustPolicy, VerifyError,
+    inspect, read_secret_file, sign, sign_detached, strip,
 };
 use zeroize::Zeroizing;
 
@@ -200,18 +200,28 @@ fn out(text: &str) -> anyhow::Result<()> {
 }
 
 fn read_component(path: &Path) -> anyhow::Result<Vec<u8>> {
+    read_capped(path, MAX_COMPONENT_SIZE)
+}
+
+/// Reads at most `max` bytes; a larger file is refused rather than loaded.
+fn read_capped(path: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
     let f = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
     let mut data = Vec::new();
-    f.take(MAX_COMPONENT_SIZE + 1)
+    f.take(max + 1)
         .read_to_end(&mut data)
         .with_context(|| format!("reading {}", path.display()))?;
-    if data.len() as u64 > MAX_COMPONENT_SIZE {
+    if data.len() as u64 > max {
         return Err(refused(anyhow!(
-            "{} is larger than {MAX_COMPONENT_SIZE} bytes",
+            "{} is larger than {max} bytes",
             path.display()
         )));
     }
     Ok(data)
+}
+
+/// Reads a detached signature file (an envelope, bounded like an embedded one).
+fn read_signature(path: &Path) -> anyhow::Result<Vec<u8>> {
+    read_capped(path, MAX_ENVELOPE_SIZE as u64)
 }
 
 /// Writes through a temporary file in the same directory, then renames: never a half-written file.
@@ -361,10 +371,10 @@ fn sign_cmd(
     let key = load_secret_key(key, pass, interactive)?;
     let digest = ward_signing::digest(&component).map_err(refused)?;
     if detached {
-        let existing = match std::fs::read(output) {
-            Ok(b) => Some(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e).with_context(|| format!("reading {}", output.display())),
+        let existing = if output.exists() {
+            Some(read_signature(output)?)
+        } else {
+            None
         };
         let sig = sign_detached(&component, existing.as_deref(), &key).map_err(refused)?;
         write_atomic(output, &sig)?;
@@ -399,7 +409,7 @@ fn verify_cmd(
     };
     let policy = match (key, trust) {
         (Some(k), None) => {
-            let data = std::fs::read(k).with_context(|| format!("reading {}", k.display()))?;
+            let data = read_capped(k, MAX_KEY_FILE_SIZE as u64)?;
             TrustPolicy::single_key(
                 PublicKey::parse(&data).with_context(|| format!("reading {}", k.display()))?,
             )
@@ -409,7 +419,7 @@ fn verify_cmd(
     };
     let component = read_component(input)?;
     let sig = match signature {
-        Some(p) => Some(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?),
+        Some(p) => Some(read_signature(p)?),
         None => None,
     };
     let result = match &sig {
@@ -451,7 +461,7 @@ fn verify_cmd(
 fn inspect_cmd(signature: Option<&Path>, input: &Path, json: bool) -> anyhow::Result<ExitCode> {
     let component = read_component(input)?;
     let sig = match signature {
-        Some(p) => Some(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?),
+        Some(p) => Some(read_signature(p)?),
         None => None,
     };
     let info = inspect(&component, sig.as_deref()).map_err(refused)?;
