@@ -37,14 +37,6 @@ impl Failure {
         }
     }
 
-    pub(crate) fn plugin(error: impl Into<anyhow::Error>) -> Failure {
-        Failure {
-            code: EXIT_PLUGIN,
-            error: error.into(),
-            reported: false,
-        }
-    }
-
     pub(crate) fn reported(code: u8) -> Failure {
         Failure {
             code,

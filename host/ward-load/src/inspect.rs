@@ -19,7 +19,7 @@ pub enum ExportKind {
 /// What the static pass learned about a component.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ComponentInfo {
-    /// Top-level import names, in order.
+    /// Top-level import names (instances and functions; type imports are left out), in order.
     pub imports: Vec<String>,
     /// Top-level export names with their kind, in order.
     pub exports: Vec<(String, ExportKind)>,
@@ -95,6 +95,11 @@ pub fn inspect(bytes: &[u8]) -> Result<ComponentInfo, LoadError> {
             Payload::ComponentImportSection(reader) if depth == 1 => {
                 for import in reader {
                     let import = import.map_err(malformed)?;
+                    // A world's own type definitions (records, enums, ...) appear as type
+                    // imports; they carry no authority.
+                    if matches!(import.ty, wasmparser::ComponentTypeRef::Type(_)) {
+                        continue;
+                    }
                     let name = import.name.name.to_owned();
                     if !is_known_import(&name) {
                         return Err(LoadError::UnknownImport { name });

@@ -494,10 +494,9 @@ fn classify(err: wasmtime::Error, state: &State, limits: &Limits) -> CallError {
             return LimitExceeded::of(limit, limits).into();
         }
     }
-    if err.downcast_ref::<Trap>().is_some() || message.contains("wasm trap") {
-        let first = message.lines().next().unwrap_or("trap").to_owned();
+    if let Some(trap) = err.downcast_ref::<Trap>() {
         return CallError::Trap {
-            message: ward_policy::text::sanitize_line(&first, 512),
+            message: ward_policy::text::sanitize_line(&trap.to_string(), 512),
             stderr: tail_text(&state.stderr()),
         };
     }
