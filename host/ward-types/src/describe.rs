@@ -541,6 +541,26 @@ mod tests {
     }
 
     #[test]
+    fn deeply_nested_type_is_bounded() {
+        let ty = |n: usize| format!("{}u8{}", "(list ".repeat(n), ")".repeat(n));
+        let wat = |n: usize| {
+            format!(
+                "(component (import \"f\" (func $f (param \"p\" {}))) (export \"f\" (func $f)))",
+                ty(n)
+            )
+        };
+        assert_eq!(
+            describe(&wat(70)),
+            Err(DescribeError::TooDeep { limit: MAX_DEPTH })
+        );
+        let ok = describe(&wat(10)).expect("shallow");
+        assert_eq!(
+            ok.functions[0].signature,
+            format!("f: func(p: {}u8{})", "list<".repeat(10), ">".repeat(10))
+        );
+    }
+
+    #[test]
     fn keywords_are_escaped() {
         assert_eq!(ident("type"), "%type");
         assert_eq!(ident("point"), "point");
