@@ -15,6 +15,8 @@ pub(crate) fn describe(home: &Home, args: DescribeArgs) -> Result<(), Failure> {
     let plugin = runtime.load_file(&args.path).map_err(|e| {
         Failure::usage(anyhow!(e).context(format!("cannot load {}", args.path.display())))
     })?;
+    let bytes = ward_load::read_file(&args.path, ward_policy::MAX_COMPONENT_BYTES).map_err(Failure::usage)?;
+    let named = ward_types::describe_wit(&bytes).ok();
     let commands: Vec<_> = plugin
         .commands()
         .iter()
@@ -26,7 +28,11 @@ pub(crate) fn describe(home: &Home, args: DescribeArgs) -> Result<(), Failure> {
             json!({
                 "name": cmd.name,
                 "kind": kind,
-                "wit": ward_types::wit_signature(cmd),
+                "wit": named
+                    .as_ref()
+                    .and_then(|d| d.functions.iter().find(|f| f.name == cmd.name))
+                    .map(|f| f.signature.clone())
+                    .unwrap_or_else(|| ward_types::wit_signature(cmd)),
                 "schema": ward_types::json_schema(cmd),
                 "unsupported": cmd.unsupported,
             })
@@ -48,12 +54,36 @@ pub(crate) fn describe(home: &Home, args: DescribeArgs) -> Result<(), Failure> {
         ward_policy::format_bytes(plugin.size() as u64),
     );
     for cmd in plugin.commands() {
-        text.push_str(&format!("  {}\n", ward_types::wit_signature(cmd)));
+        let signature = named
+            .as_ref()
+            .and_then(|d| d.functions.iter().find(|f| f.name == cmd.name))
+            .map(|f| f.signature.clone())
+            .unwrap_or_else(|| ward_types::wit_signature(cmd));
+        text.push_str(&format!("  {signature}\n"));
+        if let Some(docs) = named
+            .as_ref()
+            .and_then(|d| d.functions.iter().find(|f| f.name == cmd.name))
+            .and_then(|f| f.docs.as_deref())
+        {
+            for line in docs.lines() {
+                text.push_str(&format!("    {line}\n"));
+            }
+        }
         if matches!(cmd.kind, CommandKind::CliRun { .. }) {
             text.push_str("    a wasi:cli program: arguments after --, stdout is the result\n");
         }
         if let Some(reason) = &cmd.unsupported {
             text.push_str(&format!("    cannot be called: {reason}\n"));
+        }
+    }
+    if let Some(named) = &named {
+        if !named.types.is_empty() {
+            text.push_str("\ntypes:\n");
+            for ty in &named.types {
+                for line in ty.wit.lines() {
+                    text.push_str(&format!("  {line}\n"));
+                }
+            }
         }
     }
     text.push_str("\nJSON Schemas of the arguments: ward describe --json\n");

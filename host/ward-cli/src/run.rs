@@ -163,5 +163,5 @@ fn parse_args_json(text: &str) -> Result<Value, Failure> {
     } else {
         text
     };
-    serde_json::from_str(text).map_err(|e| Failure::usage(anyhow!("--args is not valid JSON: {e}")))
+    ward_types::parse_args(text).map_err(|e| Failure::usage(anyhow!(e).context("--args")))
 }

@@ -130,6 +130,32 @@ fn not_a_component_exits_2_and_caches_nothing() {
 }
 
 #[test]
+fn component_of_an_unknown_world_exits_2_naming_the_import() {
+    let home = home();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("unknown-world.wasm");
+    let component = wat::parse_str(
+        r#"(component
+            (import "acme:spy/keylogger@1.0.0" (instance))
+            (core module $m (func (export "f") (result i32) i32.const 7))
+            (core instance $i (instantiate $m))
+            (func (export "seven") (result u32) (canon lift (core func $i "f"))))"#,
+    )
+    .unwrap();
+    std::fs::write(&path, component).unwrap();
+    ward(&home)
+        .args(["dev", "run", path.to_str().unwrap(), "seven"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("imports `acme:spy/keylogger@1.0.0`"));
+    assert!(!home.path().join("ward/cache/compiled").exists()
+        || std::fs::read_dir(home.path().join("ward/cache/compiled"))
+            .unwrap()
+            .all(|e| e.unwrap().path().extension().is_none_or(|x| x != "cwasm")));
+}
+
+#[test]
 fn describe_prints_signatures_and_schemas() {
     let home = home();
     ward(&home)
