@@ -328,7 +328,7 @@ impl Store {
             }
         };
         match audit::check_head(&self.conn, head.as_ref()) {
-            Ok(Some(new)) => audit::write_head(&self.home_dir, &new),
+            Ok(Some(new)) => advance_head(&self.home_dir, new.seq, new.hash),
             Ok(None) => Ok(()),
             Err(AuditError::Store(e)) => Err(e),
             Err(e) => {

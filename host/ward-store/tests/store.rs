@@ -661,6 +661,26 @@ fn schema_migration_is_idempotent() {
     ));
 }
 
+#[test]
+fn recovery_does_not_remove_a_blob_another_process_is_installing() {
+    let h = home();
+    let mut first = Store::open(&h.path).expect("open");
+    let rec = record(&mut first, NAME, "1.0.0", json!(["k1"]));
+    std::fs::write(h.path.join("blobs").join(".tmp-0123"), b"in flight").expect("temp");
+    // A second process opens the store while the first is between put_blob and install.
+    let second = Store::open(&h.path).expect("second open");
+    assert_eq!(
+        blob_files(&h.path).len(),
+        2,
+        "no recovery while another store is open"
+    );
+    first.install(&rec).expect("install still finds its blob");
+    drop(first);
+    drop(second);
+    drop(Store::open(&h.path).expect("alone again"));
+    assert_eq!(blob_files(&h.path).len(), 1, "recovery ran once alone");
+}
+
 // ---------------------------------------------------------------- audit
 
 #[test]
@@ -1005,6 +1025,7 @@ enum Op {
     Install,
     Upgrade,
     Rollback,
+    Uninstall,
 }
 
 /// Brings the store to the state before `op`.
@@ -1012,7 +1033,7 @@ fn prepare(home: &Path, op: Op) {
     let mut s = Store::open(home).expect("open");
     match op {
         Op::Install => {}
-        Op::Upgrade => install(&mut s, NAME, "1.0.0"),
+        Op::Upgrade | Op::Uninstall => install(&mut s, NAME, "1.0.0"),
         Op::Rollback => {
             install(&mut s, NAME, "1.0.0");
             install(&mut s, NAME, "1.1.0");
@@ -1034,6 +1055,7 @@ fn run_op(s: &mut Store, op: Op) -> Result<(), StoreError> {
             s.install(&rec).map(|_| ())
         }
         Op::Rollback => s.rollback(NAME, None).map(|_| ()),
+        Op::Uninstall => s.uninstall(NAME, false),
     }
 }
 
@@ -1057,13 +1079,14 @@ fn old_new(op: Op) -> (Option<&'static str>, Option<&'static str>) {
         Op::Install => (None, Some("1.0.0")),
         Op::Upgrade => (Some("1.0.0"), Some("1.1.0")),
         Op::Rollback => (Some("1.1.0"), Some("1.0.0")),
+        Op::Uninstall => (Some("1.0.0"), None),
     }
 }
 
 fn points(op: Op) -> &'static [&'static str] {
     match op {
         Op::Install | Op::Upgrade => ward_store::FAIL_POINTS,
-        Op::Rollback => &["before-commit", "after-commit", "after-head"],
+        Op::Rollback | Op::Uninstall => &["before-commit", "after-commit", "after-head"],
     }
 }
 
@@ -1098,7 +1121,7 @@ fn check_recovered(home: &Path, op: Op, point: &str) {
     let actions = s.audit_list(AuditQuery::default()).expect("audit").len();
     let before = match op {
         Op::Install => 0,
-        Op::Upgrade => 1,
+        Op::Upgrade | Op::Uninstall => 1,
         Op::Rollback => 2,
     };
     assert_eq!(
@@ -1129,7 +1152,7 @@ fn check_recovered(home: &Path, op: Op, point: &str) {
 
 #[test]
 fn crash_at_each_fail_point_leaves_old_or_new_state() {
-    for op in [Op::Install, Op::Upgrade, Op::Rollback] {
+    for op in [Op::Install, Op::Upgrade, Op::Rollback, Op::Uninstall] {
         for point in points(op) {
             let h = home();
             prepare(&h.path, op);
@@ -1158,6 +1181,7 @@ fn crash_child_entry() {
     let op = match op {
         "install" => Op::Install,
         "upgrade" => Op::Upgrade,
+        "uninstall" => Op::Uninstall,
         _ => Op::Rollback,
     };
     let mut s = Store::open(Path::new(home)).expect("open");
