@@ -405,8 +405,38 @@ impl Store {
     }
 
     /// Appends events in one transaction (group commit); durable on return.
+    ///
+    /// Identifiers in the events (actor, plugin, digest, command, key id, versions) are checked like
+    /// every identifier the store keeps: bounded, no control or bidi characters.
     pub fn append_audit_batch(&mut self, events: &[AuditEvent]) -> Result<(), StoreError> {
         self.check_audit_ok()?;
+        for ev in events {
+            let d = &ev.detail;
+            let idents = [
+                ("actor", &ev.actor),
+                ("plugin name", &ev.plugin),
+                ("digest", &ev.digest),
+                ("command", &d.command),
+                ("key id", &d.key_id),
+                ("version", &d.version),
+                ("version", &d.from_version),
+                ("version", &d.to_version),
+            ];
+            for (what, v) in idents {
+                if let Some(v) = v {
+                    names::check_ident(what, v)?;
+                }
+            }
+            for v in d
+                .capabilities
+                .iter()
+                .chain(&d.scopes)
+                .chain(&d.plugins)
+                .chain(&d.pruned)
+            {
+                names::check_ident("audit detail item", v)?;
+            }
+        }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
