@@ -100,9 +100,14 @@ const MAX_SHOWN_CHARS: usize = 80;
 /// A value as quoted in an error: control, bidi and other invisible characters escaped, cut to
 /// [`MAX_SHOWN_CHARS`] characters with `…`.
 pub(crate) fn shown(value: &str) -> String {
+    shown_max(value, MAX_SHOWN_CHARS)
+}
+
+/// Like [`shown`], cut at `max` characters.
+pub(crate) fn shown_max(value: &str, max: usize) -> String {
     let mut out = String::new();
     for (i, c) in value.chars().enumerate() {
-        if i == MAX_SHOWN_CHARS {
+        if i == max {
             out.push('…');
             break;
         }

@@ -227,10 +227,12 @@ confirm = true
         Err(ManifestError::UnknownImport(name.to_owned()).to_string())
     }
 
+    type Outcome = Result<Vec<String>, String>;
+
     #[test]
     fn import_table() {
         let ok = |w: &[&str]| Ok(w.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        let table: Vec<(&str, Vec<&str>, Result<Vec<String>, String>)> = vec![
+        let table: Vec<(&str, Vec<&str>, Outcome)> = vec![
             // A plain program: everything fine, nothing declared.
             (
                 "",

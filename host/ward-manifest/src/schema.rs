@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ward_signing::Capability;
 
-use crate::error::{ManifestError, shown};
+use crate::error::{ManifestError, shown, shown_max};
 use crate::net::{HostUrl, Method, Scheme};
 use crate::validate;
 
@@ -484,9 +484,16 @@ fn size_text(n: u64) -> String {
         .replace("bytes", "")
 }
 
+/// Most characters of toml's own message quoted in [`ManifestError::Toml`].
+const MAX_TOML_MESSAGE_CHARS: usize = 300;
+
 /// A TOML or schema error as one line: where, and toml's message.
 fn toml_error(text: &str, e: &toml::de::Error) -> ManifestError {
-    let msg = e.message().trim().replace('\n', "; ");
+    // toml quotes keys and values from the input: escape and cut them like any other.
+    let msg = shown_max(
+        &e.message().trim().replace('\n', "; "),
+        MAX_TOML_MESSAGE_CHARS,
+    );
     match e.span() {
         Some(span) => {
             let before = text.get(..span.start).unwrap_or(text);
@@ -984,3 +991,7 @@ pub(crate) mod raw {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "schema_tests.rs"]
+mod tests;

@@ -153,6 +153,7 @@ pub(crate) fn abs_path(what: &str, s: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
