@@ -32,10 +32,11 @@ pub enum Warning {
         /// The import.
         import: String,
     },
-    /// The component imports a `wasi:sockets` interface; ward denies every socket operation.
+    /// The component imports `wasi:sockets` interfaces; ward denies every socket operation.
+    /// (Rust's standard library imports them all as soon as it touches `std::net`.)
     SocketsDenied {
-        /// The import.
-        import: String,
+        /// The imports, in import order.
+        imports: Vec<String>,
     },
     /// The manifest declares a capability that the component cannot use, because it never
     /// imports the interface that provides it.
@@ -54,9 +55,10 @@ impl fmt::Display for Warning {
                 f,
                 "imports {import} but declares no files: it will see no directories"
             ),
-            Warning::SocketsDenied { import } => write!(
+            Warning::SocketsDenied { imports } => write!(
                 f,
-                "imports {import}: sockets are always denied (use wasi:http for the network)"
+                "imports {}: sockets are always denied (use wasi:http for the network)",
+                imports.join(", ")
             ),
             Warning::NeverImported {
                 declared,
@@ -120,6 +122,7 @@ pub fn check_imports(
 ) -> Result<Vec<Warning>, ManifestError> {
     let caps = &manifest.capabilities;
     let mut warnings = Vec::new();
+    let mut sockets = Vec::new();
     let mut seen = Vec::new();
     for name in imports {
         let unknown = || ManifestError::UnknownImport(shown(name));
@@ -141,11 +144,7 @@ pub fn check_imports(
                         import: name.clone(),
                     });
                 }
-                _ if import.package == "wasi:sockets" => {
-                    warnings.push(Warning::SocketsDenied {
-                        import: name.clone(),
-                    });
-                }
+                _ if import.package == "wasi:sockets" => sockets.push(name.clone()),
                 _ => {}
             }
         } else if import.package == "ward:plugin" {
@@ -177,6 +176,9 @@ pub fn check_imports(
         seen.push(import.interface);
     }
 
+    if !sockets.is_empty() {
+        warnings.push(Warning::SocketsDenied { imports: sockets });
+    }
     let imported = |interface: &str| seen.contains(&interface);
     let declared: [(bool, &'static str, &'static str); 6] = [
         (!caps.network.is_empty(), "network access", OUTGOING_HANDLER),
@@ -319,6 +321,80 @@ confirm = true
         for (extra, imports, want) in table {
             assert_eq!(check(extra, &imports), want, "{extra} {imports:?}");
         }
+    }
+
+    /// The top-level instance imports of `plugins/hostile` (tests/fixtures HOSTILE), as built
+    /// for wasm32-wasip2 by Rust's standard library.
+    const HOSTILE_IMPORTS: &[&str] = &[
+        "wasi:io/poll@0.2.12",
+        "wasi:clocks/monotonic-clock@0.2.12",
+        "wasi:clocks/wall-clock@0.2.12",
+        "wasi:io/error@0.2.12",
+        "wasi:io/streams@0.2.12",
+        "wasi:cli/stdout@0.2.12",
+        "wasi:cli/stderr@0.2.12",
+        "wasi:cli/stdin@0.2.12",
+        "wasi:http/types@0.2.12",
+        "wasi:http/outgoing-handler@0.2.12",
+        "wasi:cli/environment@0.2.12",
+        "wasi:cli/exit@0.2.12",
+        "wasi:cli/terminal-input@0.2.12",
+        "wasi:cli/terminal-output@0.2.12",
+        "wasi:cli/terminal-stdin@0.2.12",
+        "wasi:cli/terminal-stdout@0.2.12",
+        "wasi:cli/terminal-stderr@0.2.12",
+        "wasi:filesystem/types@0.2.12",
+        "wasi:filesystem/preopens@0.2.12",
+        "wasi:sockets/network@0.2.12",
+        "wasi:sockets/instance-network@0.2.12",
+        "wasi:sockets/udp@0.2.12",
+        "wasi:sockets/udp-create-socket@0.2.12",
+        "wasi:sockets/tcp@0.2.12",
+        "wasi:sockets/tcp-create-socket@0.2.12",
+        "wasi:sockets/ip-name-lookup@0.2.12",
+    ];
+
+    /// The top-level instance imports of `plugins/hello` (tests/fixtures HELLO).
+    const HELLO_IMPORTS: &[&str] = &[
+        "ward:plugin/log@0.1.0",
+        "wasi:io/poll@0.2.6",
+        "wasi:io/error@0.2.6",
+        "wasi:io/streams@0.2.6",
+        "wasi:cli/environment@0.2.6",
+        "wasi:cli/exit@0.2.6",
+        "wasi:cli/stdin@0.2.6",
+        "wasi:cli/stdout@0.2.6",
+        "wasi:cli/stderr@0.2.6",
+        "wasi:cli/terminal-input@0.2.6",
+        "wasi:cli/terminal-output@0.2.6",
+        "wasi:cli/terminal-stdin@0.2.6",
+        "wasi:cli/terminal-stdout@0.2.6",
+        "wasi:cli/terminal-stderr@0.2.6",
+    ];
+
+    #[test]
+    fn hello_fixture_needs_nothing() {
+        assert_eq!(check("", HELLO_IMPORTS), Ok(vec![]));
+    }
+
+    #[test]
+    fn hostile_fixture_without_network_is_refused() {
+        assert_eq!(
+            check("", HOSTILE_IMPORTS).unwrap_err(),
+            "the component imports `wasi:http/outgoing-handler@0.2.12` but the manifest declares no capabilities.network: list the hosts it may call, for example network = [{ url = \"https://api.example.com\" }]"
+        );
+    }
+
+    #[test]
+    fn hostile_fixture_with_network_is_warned_about_files_and_sockets() {
+        let m = "[capabilities]\nnetwork = [{ url = \"https://example.com\" }]\n";
+        assert_eq!(
+            check(m, HOSTILE_IMPORTS),
+            Ok(vec![
+                "imports wasi:filesystem/preopens@0.2.12 but declares no files: it will see no directories".to_owned(),
+                "imports wasi:sockets/network@0.2.12, wasi:sockets/instance-network@0.2.12, wasi:sockets/udp@0.2.12, wasi:sockets/udp-create-socket@0.2.12, wasi:sockets/tcp@0.2.12, wasi:sockets/tcp-create-socket@0.2.12, wasi:sockets/ip-name-lookup@0.2.12: sockets are always denied (use wasi:http for the network)".to_owned(),
+            ])
+        );
     }
 
     #[test]
