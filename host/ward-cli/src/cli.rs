@@ -6,9 +6,11 @@ use clap::{Args, Parser, Subcommand};
 
 /// Run WebAssembly plugins with exactly the authority the operator granted, and no more.
 #[derive(Debug, Parser)]
-#[command(name = "ward", version, about, propagate_version = true)]
-#[command(after_help = "Exit status: 0 success; 1 the plugin failed or was refused \
-(limit reached, trap, error result); 2 usage or host error.")]
+#[command(name = "ward", version, propagate_version = true)]
+#[command(
+    after_help = "Exit status: 0 success; 1 the plugin failed or was refused \
+(limit reached, trap, error result); 2 usage or host error."
+)]
 pub(crate) struct Cli {
     /// ward's data directory [default: $XDG_DATA_HOME/ward or ~/.local/share/ward]
     #[arg(long, global = true, env = "WARD_HOME", value_name = "DIR")]
@@ -35,6 +37,161 @@ pub(crate) enum Command {
     },
     /// Print each command's WIT signature and the JSON Schema of its arguments
     Describe(DescribeArgs),
+    /// Embed a manifest (ward.toml) into a component, before signing it
+    Pack(PackArgs),
+    /// Verify, review and install a signed plugin from a file or an https URL
+    Install(InstallArgs),
+    /// Run a command of an installed, enabled plugin
+    Run(RunInstalledArgs),
+    /// Remove a plugin (its kept versions too)
+    Uninstall(UninstallArgs),
+    /// Let an installed plugin run again
+    Enable {
+        /// The plugin (namespace:name)
+        name: String,
+    },
+    /// Stop an installed plugin from running
+    Disable {
+        /// The plugin (namespace:name)
+        name: String,
+    },
+    /// List installed plugins
+    List {
+        /// Print JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an installed plugin: version, digest, capabilities, kept versions
+    Inspect(NameArgs),
+    /// Switch a plugin back to a kept, previously verified version
+    Rollback(RollbackArgs),
+    /// Manage the keys trusted to sign plugins
+    Trust {
+        #[command(subcommand)]
+        command: TrustCommand,
+    },
+    /// List the audit log, or verify that it is intact
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PackArgs {
+    /// The component (.wasm)
+    pub(crate) path: PathBuf,
+    /// The manifest (ward.toml)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) manifest: PathBuf,
+    /// Where to write the packed component
+    #[arg(short, long, value_name = "OUT")]
+    pub(crate) out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InstallArgs {
+    /// A signed component: a path, or an https:// URL
+    pub(crate) source: String,
+    /// Accept without asking, but only capabilities pre-approved in policy.toml
+    #[arg(long)]
+    pub(crate) yes: bool,
+    /// Allow installing a version lower than the highest ever installed
+    #[arg(long)]
+    pub(crate) allow_downgrade: bool,
+    /// The typed confirmation a downgrade asks for, when not on a terminal
+    #[arg(long, value_name = "PHRASE")]
+    pub(crate) confirm: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunInstalledArgs {
+    /// The plugin (namespace:name)
+    pub(crate) name: String,
+    /// The command to run (`run` for a wasi:cli program)
+    pub(crate) command: String,
+    /// Arguments as NAME=VALUE, each read according to the parameter's WIT type
+    #[arg(value_name = "NAME=VALUE", conflicts_with = "args")]
+    pub(crate) pairs: Vec<String>,
+    /// Arguments as one JSON object keyed by parameter name ('-' reads it from stdin)
+    #[arg(long, value_name = "JSON")]
+    pub(crate) args: Option<String>,
+    /// Arguments of a wasi:cli program (after --)
+    #[arg(last = true, value_name = "ARGV")]
+    pub(crate) argv: Vec<String>,
+    /// Print a JSON object with the result, or the error, on stdout
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UninstallArgs {
+    /// The plugin (namespace:name)
+    pub(crate) name: String,
+    /// Also delete the plugin's data and forget its version history
+    #[arg(long)]
+    pub(crate) purge: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct NameArgs {
+    /// The plugin (namespace:name)
+    pub(crate) name: String,
+    /// Print JSON on stdout
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RollbackArgs {
+    /// The plugin (namespace:name)
+    pub(crate) name: String,
+    /// The kept version to switch to [default: the previous one]
+    #[arg(long, value_name = "VERSION")]
+    pub(crate) to: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TrustCommand {
+    /// Trust a public key (a file or its text) to sign plugins matching the scope
+    Add {
+        /// The public key: a file (ward .pub, wasmsign2 .pub, OpenSSH) or its text
+        key: String,
+        /// Plugins it may sign for: ns:name, ns:* or * (repeatable)
+        #[arg(long, required = true, value_name = "PATTERN")]
+        scope: Vec<String>,
+        /// A name for the key, shown in reviews and usable in threshold rules
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// List trusted keys
+    List {
+        /// Print JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key; plugins that depend only on it are disabled
+    Revoke {
+        /// The key id (as shown by `ward trust list`)
+        key_id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<AuditCommand>,
+    /// Print JSON on stdout
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// Show at most this many rows (the latest)
+    #[arg(long, value_name = "N")]
+    pub(crate) limit: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Check the hash chain and the head kept outside the log
+    Verify,
+    /// After a failed verification has been investigated: record it and resume writing
+    Reseal,
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,7 +15,8 @@ pub(crate) fn describe(home: &Home, args: DescribeArgs) -> Result<(), Failure> {
     let plugin = runtime.load_file(&args.path).map_err(|e| {
         Failure::usage(anyhow!(e).context(format!("cannot load {}", args.path.display())))
     })?;
-    let bytes = ward_load::read_file(&args.path, ward_policy::MAX_COMPONENT_BYTES).map_err(Failure::usage)?;
+    let bytes = ward_load::read_file(&args.path, ward_policy::MAX_COMPONENT_BYTES)
+        .map_err(Failure::usage)?;
     let named = ward_types::describe_wit(&bytes).ok();
     let commands: Vec<_> = plugin
         .commands()

@@ -82,7 +82,10 @@ pub(crate) async fn download(url: &str, max: u64) -> anyhow::Result<Vec<u8>> {
         .await
         .map_err(|e| anyhow!("cannot download {parsed}: {}", describe(&e)))?;
     if !response.status().is_success() {
-        bail!("cannot download {parsed}: the server answered {}", response.status());
+        bail!(
+            "cannot download {parsed}: the server answered {}",
+            response.status()
+        );
     }
     if let Some(len) = response.content_length() {
         if len > max {
@@ -130,13 +133,29 @@ mod tests {
 
     #[test]
     fn schemes() {
-        let ok = ["https://example.com/p.wasm", "http://127.0.0.1:8080/p.wasm", "http://[::1]/x", "http://localhost/x"];
+        let ok = [
+            "https://example.com/p.wasm",
+            "http://127.0.0.1:8080/p.wasm",
+            "http://[::1]/x",
+            "http://localhost/x",
+        ];
         for url in ok {
-            assert!(check_url(&reqwest::Url::parse(url).unwrap()).is_ok(), "{url}");
+            assert!(
+                check_url(&reqwest::Url::parse(url).unwrap()).is_ok(),
+                "{url}"
+            );
         }
-        let bad = ["http://example.com/p.wasm", "ftp://example.com/p.wasm", "file:///etc/passwd", "http://10.0.0.1/x"];
+        let bad = [
+            "http://example.com/p.wasm",
+            "ftp://example.com/p.wasm",
+            "file:///etc/passwd",
+            "http://10.0.0.1/x",
+        ];
         for url in bad {
-            assert!(check_url(&reqwest::Url::parse(url).unwrap()).is_err(), "{url}");
+            assert!(
+                check_url(&reqwest::Url::parse(url).unwrap()).is_err(),
+                "{url}"
+            );
         }
     }
 }

@@ -37,6 +37,16 @@ impl Home {
         Ok(Home { root })
     }
 
+    /// The data directory.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The operator's policy file.
+    pub(crate) fn policy_file(&self) -> PathBuf {
+        self.root.join("policy.toml")
+    }
+
     /// Where compiled components are cached.
     pub(crate) fn artifact_cache(&self) -> PathBuf {
         self.root.join("cache").join("compiled")

@@ -1,9 +1,13 @@
 //! `ward`: run and describe WebAssembly plugins with no ambient authority.
 
+mod admin;
 mod cli;
 mod describe;
+mod fetch;
 mod home;
+mod install;
 mod output;
+mod policy;
 mod run;
 
 use std::process::ExitCode;
@@ -26,6 +30,8 @@ pub(crate) struct Failure {
     error: anyhow::Error,
     /// Already reported (for example as JSON on stdout); only the status remains.
     reported: bool,
+    /// The limit a call reached, for the audit log.
+    limit: Option<&'static str>,
 }
 
 impl Failure {
@@ -34,6 +40,16 @@ impl Failure {
             code: EXIT_USAGE,
             error: error.into(),
             reported: false,
+            limit: None,
+        }
+    }
+
+    pub(crate) fn plugin(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: EXIT_PLUGIN,
+            error: error.into(),
+            reported: false,
+            limit: None,
         }
     }
 
@@ -42,6 +58,7 @@ impl Failure {
             code,
             error: anyhow::anyhow!("reported"),
             reported: true,
+            limit: None,
         }
     }
 }
@@ -52,12 +69,28 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+impl From<ward_store::StoreError> for Failure {
+    fn from(error: ward_store::StoreError) -> Failure {
+        Failure::usage(error)
+    }
+}
+
+impl From<ward_signing::PolicyError> for Failure {
+    fn from(error: ward_signing::PolicyError) -> Failure {
+        Failure::usage(error)
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
-            return ExitCode::from(if err.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+            return ExitCode::from(if err.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_OK
+            });
         }
     };
     output::init_logging(cli.verbose, cli.quiet);
@@ -82,5 +115,16 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             command: DevCommand::Run(args),
         } => run::dev_run(&home, args),
         Command::Describe(args) => describe::describe(&home, args),
+        Command::Pack(args) => install::pack(args),
+        Command::Install(args) => install::install(&home, args),
+        Command::Run(args) => install::run_installed(&home, args),
+        Command::Uninstall(args) => admin::uninstall(&home, args),
+        Command::Enable { name } => admin::enable(&home, &name),
+        Command::Disable { name } => admin::disable(&home, &name),
+        Command::List { json } => admin::list(&home, json),
+        Command::Inspect(args) => admin::inspect(&home, args),
+        Command::Rollback(args) => admin::rollback(&home, args),
+        Command::Trust { command } => admin::trust(&home, command),
+        Command::Audit(args) => admin::audit(&home, args),
     }
 }

@@ -85,3 +85,8 @@ pub(crate) fn indent_guest(text: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// Flushes stdout before the process reports its status.
+pub(crate) fn flush() {
+    let _ = std::io::stdout().flush();
+}

@@ -42,46 +42,82 @@ pub(crate) fn runtime(home: &Home) -> anyhow::Result<Runtime> {
     })?)
 }
 
+/// What the caller asked to run.
+pub(crate) struct CallRequest {
+    pub(crate) command: String,
+    pub(crate) pairs: Vec<String>,
+    pub(crate) args: Option<String>,
+    pub(crate) argv: Vec<String>,
+    pub(crate) json: bool,
+}
+
 pub(crate) fn dev_run(home: &Home, args: RunArgs) -> Result<(), Failure> {
     let limits = limits_from(&args.limits).map_err(Failure::usage)?;
     let runtime = runtime(home)?;
+    let bytes =
+        ward_load::read_file(&args.path, ward_policy::MAX_COMPONENT_BYTES).map_err(|e| {
+            Failure::usage(anyhow!(e).context(format!("cannot load {}", args.path.display())))
+        })?;
+    let name = args
+        .path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plugin".into());
+    let request = CallRequest {
+        command: args.command,
+        pairs: args.pairs,
+        args: args.args,
+        argv: args.argv,
+        json: args.json,
+    };
+    call(&runtime, &name, &bytes, request, &limits)
+}
+
+/// Loads `bytes`, converts the request for the command's types, calls it with nothing granted
+/// and prints the outcome.
+pub(crate) fn call(
+    runtime: &Runtime,
+    name: &str,
+    bytes: &[u8],
+    req: CallRequest,
+    limits: &Limits,
+) -> Result<(), Failure> {
     let plugin = runtime
-        .load_file(&args.path)
-        .map_err(|e| Failure::usage(anyhow!(e).context(format!("cannot load {}", args.path.display()))))?;
-    let command = plugin.command(&args.command).map_err(Failure::usage)?;
-    let request = match command.kind {
-        CommandKind::CliRun { .. } => {
-            if args.args.is_some() || !args.pairs.is_empty() {
-                return Err(Failure::usage(anyhow!(
-                    "'{}' is a wasi:cli program: pass its arguments after --, for example: ward dev run {} run -- a b",
-                    args.command,
-                    args.path.display()
-                )));
-            }
-            json!({ "argv": args.argv })
+        .load(name, bytes)
+        .map_err(|e| Failure::usage(anyhow!(e).context(format!("cannot load {name}"))))?;
+    let command = plugin.command(&req.command).map_err(Failure::usage)?;
+    let cli_program = matches!(command.kind, CommandKind::CliRun { .. });
+    let request = if cli_program {
+        if req.args.is_some() || !req.pairs.is_empty() {
+            return Err(Failure::usage(anyhow!(
+                "'{}' is a wasi:cli program: pass its arguments after --, for example: {} -- a b",
+                req.command,
+                req.command
+            )));
         }
-        CommandKind::Func => {
-            if !args.argv.is_empty() {
-                return Err(Failure::usage(anyhow!(
-                    "arguments after -- are for wasi:cli programs; '{}' takes NAME=VALUE or --args JSON",
-                    args.command
-                )));
-            }
-            match &args.args {
-                Some(text) => parse_args_json(text)?,
-                None => ward_types::args_from_cli(command, &args.pairs).map_err(Failure::usage)?,
-            }
+        json!({ "argv": req.argv })
+    } else {
+        if !req.argv.is_empty() {
+            return Err(Failure::usage(anyhow!(
+                "arguments after -- are for wasi:cli programs; '{}' takes NAME=VALUE or --args JSON",
+                req.command
+            )));
+        }
+        match &req.args {
+            Some(text) => parse_args_json(text)?,
+            None => ward_types::args_from_cli(command, &req.pairs).map_err(Failure::usage)?,
         }
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let outcome = rt.block_on(runtime.call(&plugin, &args.command, &request, &limits, &Grants::default()));
+    let outcome =
+        rt.block_on(runtime.call(&plugin, &req.command, &request, limits, &Grants::default()));
     match outcome {
         Ok(out) => {
             output::guest_streams(&out.stdout, &out.stderr);
-            if args.json {
+            if req.json {
                 output::print_json(&json!({
                     "ok": !out.is_err,
                     "result": out.result,
@@ -89,7 +125,7 @@ pub(crate) fn dev_run(home: &Home, args: RunArgs) -> Result<(), Failure> {
                     "duration_ms": out.duration.as_secs_f64() * 1000.0,
                 }))?;
             } else {
-                output::print_result(&out.result, matches!(command.kind, CommandKind::CliRun { .. }))?;
+                output::print_result(&out.result, cli_program)?;
             }
             if out.is_err {
                 return Err(Failure::reported(EXIT_PLUGIN));
@@ -108,16 +144,20 @@ pub(crate) fn dev_run(home: &Home, args: RunArgs) -> Result<(), Failure> {
                     eprintln!("{}", output::indent_guest(stderr));
                 }
             }
-            if args.json {
+            let limit = err.limit().map(|l| l.name());
+            let failure = if req.json {
                 output::print_json(&json!({ "ok": false, "error": error_json(&err) }))?;
                 eprintln!("error: {err}");
-                return Err(Failure::reported(code));
-            }
-            Err(Failure {
-                code,
-                error: anyhow!(err),
-                reported: false,
-            })
+                Failure::reported(code)
+            } else {
+                Failure {
+                    code,
+                    error: anyhow!(err),
+                    reported: false,
+                    limit: None,
+                }
+            };
+            Err(Failure { limit, ..failure })
         }
     }
 }

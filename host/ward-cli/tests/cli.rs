@@ -31,10 +31,22 @@ fn greet_prints_the_name() {
 fn json_output_is_one_object() {
     let home = home();
     let out = ward(&home)
-        .args(["dev", "run", ward_fixtures::HELLO, "greet", "--args", r#"{"name":"Ada"}"#, "--json"])
+        .args([
+            "dev",
+            "run",
+            ward_fixtures::HELLO,
+            "greet",
+            "--args",
+            r#"{"name":"Ada"}"#,
+            "--json",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let value: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(value["ok"], true);
     assert!(value["result"].as_str().unwrap().contains("Ada"));
@@ -44,7 +56,14 @@ fn json_output_is_one_object() {
 fn wrong_argument_type_is_a_usage_error_naming_the_parameter() {
     let home = home();
     ward(&home)
-        .args(["dev", "run", ward_fixtures::HELLO, "greet", "--args", r#"{"name": 42}"#])
+        .args([
+            "dev",
+            "run",
+            ward_fixtures::HELLO,
+            "greet",
+            "--args",
+            r#"{"name": 42}"#,
+        ])
         .assert()
         .code(2)
         .stdout("")
@@ -65,7 +84,14 @@ fn unknown_argument_is_refused() {
 fn infinite_loop_exits_1_naming_the_time_limit() {
     let home = home();
     ward(&home)
-        .args(["dev", "run", ward_fixtures::HOSTILE, "spin", "--timeout", "200ms"])
+        .args([
+            "dev",
+            "run",
+            ward_fixtures::HOSTILE,
+            "spin",
+            "--timeout",
+            "200ms",
+        ])
         .assert()
         .code(1)
         .stderr(predicate::str::contains("time limit of 200ms reached"));
@@ -75,7 +101,15 @@ fn infinite_loop_exits_1_naming_the_time_limit() {
 fn limit_error_as_json() {
     let home = home();
     let out = ward(&home)
-        .args(["dev", "run", ward_fixtures::HOSTILE, "memory-bomb", "--memory", "8MiB", "--json"])
+        .args([
+            "dev",
+            "run",
+            ward_fixtures::HOSTILE,
+            "memory-bomb",
+            "--memory",
+            "8MiB",
+            "--json",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -90,7 +124,15 @@ fn limit_error_as_json() {
 fn cli_program_takes_argv_after_double_dash() {
     let home = home();
     ward(&home)
-        .args(["dev", "run", ward_fixtures::CLI_ECHO, "run", "--", "a", "b c"])
+        .args([
+            "dev",
+            "run",
+            ward_fixtures::CLI_ECHO,
+            "run",
+            "--",
+            "a",
+            "b c",
+        ])
         .assert()
         .success()
         .stdout("a b c\n");
@@ -101,8 +143,16 @@ fn not_a_component_exits_2_and_caches_nothing() {
     let home = home();
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&str, Vec<u8>, &str); 3] = [
-        ("text.wasm", b"hello".to_vec(), "not a WebAssembly component"),
-        ("core.wasm", b"\0asm\x01\0\0\0".to_vec(), "core WebAssembly module"),
+        (
+            "text.wasm",
+            b"hello".to_vec(),
+            "not a WebAssembly component",
+        ),
+        (
+            "core.wasm",
+            b"\0asm\x01\0\0\0".to_vec(),
+            "core WebAssembly module",
+        ),
         (
             "truncated.wasm",
             {
@@ -124,7 +174,16 @@ fn not_a_component_exits_2_and_caches_nothing() {
     }
     let cache = home.path().join("ward/cache/compiled");
     let cached = std::fs::read_dir(&cache)
-        .map(|d| d.filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "cwasm")).count())
+        .map(|d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "cwasm")
+            })
+            .count()
+        })
         .unwrap_or(0);
     assert_eq!(cached, 0);
 }
@@ -148,11 +207,15 @@ fn component_of_an_unknown_world_exits_2_naming_the_import() {
         .assert()
         .code(2)
         .stdout("")
-        .stderr(predicate::str::contains("imports `acme:spy/keylogger@1.0.0`"));
-    assert!(!home.path().join("ward/cache/compiled").exists()
-        || std::fs::read_dir(home.path().join("ward/cache/compiled"))
-            .unwrap()
-            .all(|e| e.unwrap().path().extension().is_none_or(|x| x != "cwasm")));
+        .stderr(predicate::str::contains(
+            "imports `acme:spy/keylogger@1.0.0`",
+        ));
+    assert!(
+        !home.path().join("ward/cache/compiled").exists()
+            || std::fs::read_dir(home.path().join("ward/cache/compiled"))
+                .unwrap()
+                .all(|e| e.unwrap().path().extension().is_none_or(|x| x != "cwasm"))
+    );
 }
 
 #[test]
@@ -162,7 +225,9 @@ fn describe_prints_signatures_and_schemas() {
         .args(["describe", ward_fixtures::HELLO])
         .assert()
         .success()
-        .stdout(predicate::str::contains("greet: func(name: string) -> string"));
+        .stdout(predicate::str::contains(
+            "greet: func(name: string) -> string",
+        ));
     let out = ward(&home)
         .args(["describe", ward_fixtures::HELLO, "--json"])
         .output()
@@ -190,5 +255,7 @@ fn data_directory_open_to_others_is_refused() {
         .args(["dev", "run", ward_fixtures::HELLO, "greet", "name=x"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("other users have access (mode 0755)"));
+        .stderr(predicate::str::contains(
+            "other users have access (mode 0755)",
+        ));
 }

@@ -1,0 +1,267 @@
+//! Operator commands on installed plugins, trusted keys and the audit log.
+
+use anyhow::{Context, anyhow};
+use serde_json::json;
+use ward_signing::{Pattern, PublicKey};
+use ward_store::AuditQuery;
+
+use crate::cli::{AuditArgs, AuditCommand, NameArgs, RollbackArgs, TrustCommand, UninstallArgs};
+use crate::home::Home;
+use crate::install::open_store;
+use crate::policy::OperatorPolicy;
+use crate::{EXIT_PLUGIN, Failure, output};
+
+fn store(home: &Home) -> anyhow::Result<ward_store::Store> {
+    let policy = OperatorPolicy::load(&home.policy_file())?;
+    open_store(home, &policy)
+}
+
+fn clean(text: &str) -> String {
+    ward_policy::text::sanitize(text, false)
+}
+
+pub(crate) fn list(home: &Home, json: bool) -> Result<(), Failure> {
+    let store = store(home)?;
+    let rows = store.list()?;
+    if json {
+        output::print_json(&json!(rows))?;
+        return Ok(());
+    }
+    if rows.is_empty() {
+        eprintln!("no plugins installed");
+        return Ok(());
+    }
+    let mut text = String::new();
+    for row in rows {
+        let state = if row.enabled {
+            "enabled".to_owned()
+        } else {
+            format!(
+                "disabled ({})",
+                row.disabled_reason.as_deref().unwrap_or("operator")
+            )
+        };
+        text.push_str(&format!(
+            "{}  {}  {}  {}\n",
+            clean(&row.name),
+            clean(&row.version),
+            state,
+            row.digest
+        ));
+    }
+    output::print_result(&json!(text), true)?;
+    Ok(())
+}
+
+pub(crate) fn inspect(home: &Home, args: NameArgs) -> Result<(), Failure> {
+    let store = store(home)?;
+    let detail = store
+        .inspect(&args.name)
+        .map_err(|e| Failure::usage(anyhow!(e)))?;
+    if args.json {
+        output::print_json(&json!(detail))?;
+        return Ok(());
+    }
+    let current = &detail.current;
+    let mut text = format!(
+        "{} {}\n  digest   {}\n  enabled  {}\n  highest  {}\n  it may:\n",
+        clean(&current.name),
+        clean(&current.version),
+        current.digest,
+        if current.enabled {
+            "yes".to_owned()
+        } else {
+            format!(
+                "no ({})",
+                current.disabled_reason.as_deref().unwrap_or("operator")
+            )
+        },
+        detail.highest_version,
+    );
+    for line in current.summary.lines() {
+        text.push_str(&format!("    - {}\n", clean(line)));
+    }
+    text.push_str("  versions kept:\n");
+    for v in &detail.versions {
+        text.push_str(&format!(
+            "    {}{} {} {}\n",
+            if v.current { "* " } else { "  " },
+            clean(&v.version),
+            v.digest,
+            v.installed_at
+        ));
+    }
+    output::print_result(&json!(text), true)?;
+    Ok(())
+}
+
+pub(crate) fn enable(home: &Home, name: &str) -> Result<(), Failure> {
+    store(home)?
+        .enable(name)
+        .map_err(|e| Failure::usage(anyhow!(e)))?;
+    eprintln!("enabled {name}");
+    Ok(())
+}
+
+pub(crate) fn disable(home: &Home, name: &str) -> Result<(), Failure> {
+    store(home)?
+        .disable(name, "disabled by the operator")
+        .map_err(|e| Failure::usage(anyhow!(e)))?;
+    eprintln!("disabled {name}");
+    Ok(())
+}
+
+pub(crate) fn uninstall(home: &Home, args: UninstallArgs) -> Result<(), Failure> {
+    store(home)?
+        .uninstall(&args.name, args.purge)
+        .map_err(|e| Failure::usage(anyhow!(e)))?;
+    eprintln!(
+        "uninstalled {}{}",
+        args.name,
+        if args.purge {
+            " and removed its data"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+pub(crate) fn rollback(home: &Home, args: RollbackArgs) -> Result<(), Failure> {
+    let now = store(home)?
+        .rollback(&args.name, args.to.as_deref())
+        .map_err(|e| Failure::plugin(anyhow!(e)))?;
+    eprintln!("{} is now at {} ({})", now.name, now.version, now.digest);
+    Ok(())
+}
+
+pub(crate) fn trust(home: &Home, command: TrustCommand) -> Result<(), Failure> {
+    let mut store = store(home)?;
+    match command {
+        TrustCommand::Add { key, scope, label } => {
+            let data = match std::fs::metadata(&key) {
+                Ok(meta) if meta.is_file() => {
+                    if meta.len() > ward_signing::MAX_KEY_FILE_SIZE as u64 {
+                        return Err(Failure::usage(anyhow!(
+                            "{key} is too large to be a public key"
+                        )));
+                    }
+                    std::fs::read(&key).with_context(|| format!("cannot read {key}"))?
+                }
+                _ => key.clone().into_bytes(),
+            };
+            let public = PublicKey::parse(&data).map_err(|e| {
+                Failure::usage(anyhow!(e).context("not a public key (file or text)"))
+            })?;
+            for pattern in &scope {
+                Pattern::parse(pattern).map_err(Failure::usage)?;
+            }
+            let key_id = public.key_id().to_string();
+            let label = label.unwrap_or_else(|| format!("key-{}", &key_id[..8.min(key_id.len())]));
+            store
+                .trust_add(
+                    &key_id,
+                    &public.to_openssh(),
+                    &label,
+                    scope.clone(),
+                    None,
+                    None,
+                )
+                .map_err(|e| Failure::usage(anyhow!(e)))?;
+            eprintln!("trusted key {key_id} ({label}) for {}", scope.join(", "));
+            output::print_result(&json!(key_id), false)?;
+        }
+        TrustCommand::List { json } => {
+            let keys = store.trust_list()?;
+            if json {
+                output::print_json(&json!(keys))?;
+            } else {
+                let mut text = String::new();
+                for k in keys {
+                    text.push_str(&format!(
+                        "{}  {}  {}{}\n",
+                        k.key_id,
+                        clean(&k.label),
+                        k.scopes.join(","),
+                        if k.revoked_at.is_some() {
+                            "  REVOKED"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+                output::print_result(&json!(text), true)?;
+            }
+        }
+        TrustCommand::Revoke { key_id } => {
+            let disabled = store
+                .trust_revoke(&key_id)
+                .map_err(|e| Failure::usage(anyhow!(e)))?;
+            eprintln!("revoked {key_id}");
+            for name in disabled {
+                eprintln!("disabled {name}: it depended only on that key");
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn audit(home: &Home, args: AuditArgs) -> Result<(), Failure> {
+    let mut store = store(home)?;
+    match args.command {
+        None => {
+            let rows = store.audit_list(AuditQuery {
+                since: None,
+                limit: args.limit,
+            })?;
+            if args.json {
+                output::print_json(&json!(rows))?;
+                return Ok(());
+            }
+            let mut text = String::new();
+            for row in rows {
+                text.push_str(&format!(
+                    "{:>6}  {}  {:<12} {:<8} {}  {}  {}\n",
+                    row.seq,
+                    row.time,
+                    row.action,
+                    row.outcome,
+                    clean(row.plugin.as_deref().unwrap_or("-")),
+                    clean(&row.actor),
+                    row.detail
+                ));
+            }
+            output::print_result(&json!(text), true)?;
+            Ok(())
+        }
+        Some(AuditCommand::Verify) => match store.audit_verify() {
+            Ok(report) => {
+                if args.json {
+                    output::print_json(&json!({ "ok": true, "report": report }))?;
+                } else {
+                    eprintln!(
+                        "audit log intact: {} rows, head at {}",
+                        report.rows, report.head_seq
+                    );
+                }
+                Ok(())
+            }
+            Err(err) => {
+                if args.json {
+                    output::print_json(&json!({ "ok": false, "error": err.to_string() }))?;
+                }
+                Err(Failure {
+                    code: EXIT_PLUGIN,
+                    error: anyhow!(err).context("the audit log failed verification"),
+                    reported: false,
+                    limit: None,
+                })
+            }
+        },
+        Some(AuditCommand::Reseal) => {
+            store.audit_reseal()?;
+            eprintln!("audit log resealed; the reseal is recorded in the log");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! `ward pack`, `ward install` and `ward run`: the signed path from a file or URL to a call.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::{Context, anyhow};
+use serde_json::json;
+use ward_manifest::Manifest;
+use ward_signing::{Capability, Pattern, PublicKey, TrustPolicy, TrustedKey};
+use ward_store::{AuditAction, AuditEvent, InstallRecord, Outcome, Store};
+
+use crate::cli::{InstallArgs, PackArgs, RunInstalledArgs};
+use crate::home::Home;
+use crate::policy::OperatorPolicy;
+use crate::run::{self, CallRequest};
+use crate::{EXIT_PLUGIN, Failure, fetch, output};
+
+/// Opens the store in `home` with the operator policy's settings.
+pub(crate) fn open_store(home: &Home, policy: &OperatorPolicy) -> anyhow::Result<Store> {
+    home.ensure()?;
+    let mut store = Store::open(home.root()).context("cannot open ward's store")?;
+    if let Some(keep) = policy.keep_versions {
+        store.set_keep_versions(keep);
+    }
+    store.set_actor("operator");
+    Ok(store)
+}
+
+/// The trust policy: keys from the store, thresholds from the operator policy.
+pub(crate) fn trust_policy(store: &Store, policy: &OperatorPolicy) -> anyhow::Result<TrustPolicy> {
+    let mut keys = Vec::new();
+    for k in store.trust_list()? {
+        let key = PublicKey::parse(k.public_key.as_bytes())
+            .with_context(|| format!("trusted key {} in the store is unreadable", k.key_id))?;
+        let scope = k
+            .scopes
+            .iter()
+            .map(|s| Pattern::parse(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ceiling = match &k.ceiling {
+            None => None,
+            Some(kinds) => Some(
+                kinds
+                    .iter()
+                    .map(|c| serde_json::from_value::<Capability>(json!(c)))
+                    .collect::<Result<BTreeSet<_>, _>>()
+                    .with_context(|| format!("trusted key {} has an unknown ceiling", k.key_id))?,
+            ),
+        };
+        keys.push(TrustedKey {
+            label: k.label,
+            key,
+            scope,
+            ceiling,
+            expires: None,
+            revoked: k.revoked_at.is_some(),
+        });
+    }
+    Ok(TrustPolicy::new(keys, policy.rules.clone())?)
+}
+
+fn deny(store: &mut Store, plugin: Option<&str>, digest: Option<String>, reason: &'static str) {
+    let mut event = AuditEvent::new(AuditAction::Deny);
+    event.plugin = plugin.map(str::to_owned);
+    event.digest = digest;
+    event.outcome = Outcome::Denied;
+    event.detail.reason = Some(reason);
+    if let Err(err) = store.append_audit(&event) {
+        tracing::error!("cannot audit a denial: {err}");
+    }
+}
+
+/// Reads one line from the terminal, or `None` when stdin is not a terminal.
+fn ask(question: &str) -> anyhow::Result<Option<String>> {
+    if !std::io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    eprint!("{question}");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(Some(line.trim().to_owned()))
+}
+
+pub(crate) fn pack(args: PackArgs) -> Result<(), Failure> {
+    let component = ward_load::read_file(&args.path, ward_policy::MAX_COMPONENT_BYTES)
+        .map_err(Failure::usage)?;
+    let manifest = std::fs::read(&args.manifest)
+        .with_context(|| format!("cannot read {}", args.manifest.display()))?;
+    let packed = ward_manifest::embed(&component, &manifest).map_err(|e| {
+        Failure::usage(anyhow!(e).context(format!("cannot pack {}", args.path.display())))
+    })?;
+    let parsed = Manifest::parse(&manifest).map_err(Failure::usage)?;
+    write_new(&args.out, &packed)?;
+    eprintln!(
+        "packed {} {} into {}; sign it next: ward-sign sign --key KEY {} -o SIGNED.wasm",
+        parsed.name,
+        parsed.version,
+        args.out.display(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so a failure leaves no
+/// half-written output.
+fn write_new(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .map_err(|e| anyhow!(e.error))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+pub(crate) fn install(home: &Home, args: InstallArgs) -> Result<(), Failure> {
+    let policy = OperatorPolicy::load(&home.policy_file())?;
+    let mut store = open_store(home, &policy)?;
+    let source = args.source.clone();
+
+    // 1. Read, size-capped.
+    let bytes = if fetch::is_url(&source) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        rt.block_on(fetch::download(&source, ward_policy::MAX_COMPONENT_BYTES))
+            .map_err(Failure::plugin)?
+    } else {
+        ward_load::read_file(
+            std::path::Path::new(&source),
+            ward_policy::MAX_COMPONENT_BYTES,
+        )
+        .map_err(Failure::usage)?
+    };
+
+    // 2. Signatures, before anything else is parsed. The trust store's scopes need the plugin's
+    //    name, which only the signed manifest gives: so first check that a trusted key signed
+    //    these exact bytes (any scope), then read the name from the signed bytes, then apply the
+    //    full policy for that name.
+    let trust = trust_policy(&store, &policy)?;
+    let any_scope = TrustPolicy::new(
+        trust
+            .keys()
+            .iter()
+            .map(|k| TrustedKey {
+                scope: vec![Pattern::parse("*").unwrap_or_else(|_| k.scope[0].clone())],
+                ..k.clone()
+            })
+            .collect(),
+        Vec::new(),
+    )?;
+    let crypto = match ward_signing::verify(&bytes, &any_scope, "ward:probe") {
+        Ok(v) => v,
+        Err(err) => {
+            deny(&mut store, None, None, "signature-refused");
+            return Err(Failure::plugin(
+                anyhow!(err).context(format!("refusing {source}: signature check failed")),
+            ));
+        }
+    };
+    let digest = crypto.digest().to_string();
+    let Some(manifest_bytes) = crypto.manifest() else {
+        deny(&mut store, None, Some(digest), "no-manifest");
+        return Err(Failure::plugin(anyhow!(
+            "refusing {source}: it carries no signed manifest (pack one with `ward pack` before signing)"
+        )));
+    };
+    let manifest = match Manifest::parse(manifest_bytes) {
+        Ok(m) => m,
+        Err(err) => {
+            deny(&mut store, None, Some(digest), "manifest-invalid");
+            return Err(Failure::plugin(
+                anyhow!(err).context("refusing: invalid signed manifest"),
+            ));
+        }
+    };
+    let name = manifest.name.to_string();
+    let verified = match ward_signing::verify(&bytes, &trust, &name).and_then(|v| {
+        v.check_capabilities(&manifest.capability_kinds())
+            .map(|()| v)
+    }) {
+        Ok(v) => v,
+        Err(err) => {
+            deny(&mut store, Some(&name), Some(digest), "signature-refused");
+            return Err(Failure::plugin(
+                anyhow!(err).context(format!("refusing {name}: the trust policy is not met")),
+            ));
+        }
+    };
+
+    // 3. The component's imports against the manifest.
+    let info = match ward_load::inspect(&bytes) {
+        Ok(info) => info,
+        Err(err) => {
+            deny(&mut store, Some(&name), Some(digest), "not-a-component");
+            return Err(Failure::plugin(
+                anyhow!(err).context(format!("refusing {name}")),
+            ));
+        }
+    };
+    let warnings = match ward_manifest::check_imports(&manifest, &info.imports) {
+        Ok(w) => w,
+        Err(err) => {
+            deny(&mut store, Some(&name), Some(digest), "undeclared-import");
+            return Err(Failure::plugin(
+                anyhow!(err).context(format!("refusing {name}")),
+            ));
+        }
+    };
+
+    // 4. Version: never downgrade silently.
+    let previous = store.inspect(&name).ok();
+    let previous_manifest = match &previous {
+        Some(detail) => Some(
+            Manifest::parse(detail.current.manifest_toml.as_bytes())
+                .context("the installed version's manifest is unreadable")?,
+        ),
+        None => None,
+    };
+    if let Some(detail) = &previous {
+        let highest = semver::Version::parse(&detail.highest_version)
+            .context("the store holds an invalid version")?;
+        if manifest.version < highest {
+            let phrase = format!("downgrade {name} to {}", manifest.version);
+            let confirmed = args.allow_downgrade
+                && match &args.confirm {
+                    Some(text) => *text == phrase,
+                    None => {
+                        ask(&format!("type '{phrase}' to confirm: "))?.as_deref()
+                            == Some(phrase.as_str())
+                    }
+                };
+            if !confirmed {
+                deny(&mut store, Some(&name), Some(digest), "downgrade");
+                return Err(Failure::plugin(anyhow!(
+                    "refusing to install {name} {}: version {highest} has been installed; a downgrade needs --allow-downgrade and the typed confirmation '{phrase}'",
+                    manifest.version
+                )));
+            }
+        }
+    }
+
+    // 5. Consent.
+    let summary = manifest.summary();
+    let signers: Vec<_> = verified
+        .signers()
+        .iter()
+        .map(|s| json!({ "key_id": s.key_id().to_string(), "labels": s.labels }))
+        .collect();
+    let mut screen = format!(
+        "{} {} — {}\n  digest   {}\n  signed by {}\n",
+        name,
+        manifest.version,
+        ward_policy::text::sanitize(&manifest.description, false),
+        digest,
+        verified
+            .signers()
+            .iter()
+            .map(|s| format!("{} ({})", s.labels.join(", "), s.key_id()))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    screen.push_str("  it may:\n");
+    for line in &summary {
+        screen.push_str(&format!("    - {line}\n"));
+    }
+    for warning in &warnings {
+        screen.push_str(&format!("  note: {warning}\n"));
+    }
+    let mut escalates = false;
+    if let (Some(old), Some(detail)) = (&previous_manifest, &previous) {
+        let diff = ward_manifest::diff(old, &manifest);
+        escalates = diff.is_escalation();
+        screen.push_str(&format!("  changes since {}:\n", detail.current.version));
+        if diff.is_empty() {
+            screen.push_str("    (none)\n");
+        }
+        for line in diff.lines() {
+            screen.push_str(&format!("    {line}\n"));
+        }
+    }
+    eprint!("{screen}");
+    let kinds = manifest.capability_kinds();
+    let accepted = if args.yes {
+        let missing = policy.not_preapproved(&name, &kinds);
+        if !missing.is_empty() {
+            deny(&mut store, Some(&name), Some(digest), "not-preapproved");
+            let list = missing
+                .iter()
+                .map(|c| json!(c).as_str().unwrap_or("?").to_owned())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(Failure::plugin(anyhow!(
+                "refusing {name}: --yes accepts only capabilities pre-approved in {} and these are not: {list}",
+                home.policy_file().display()
+            )));
+        }
+        true
+    } else {
+        let question = if escalates {
+            "This upgrade asks for more authority. Install? [y/N] "
+        } else {
+            "Install? [y/N] "
+        };
+        match ask(question)? {
+            Some(answer) => matches!(answer.as_str(), "y" | "Y" | "yes"),
+            None => {
+                return Err(Failure::usage(anyhow!(
+                    "stdin is not a terminal: run interactively, or pass --yes (which accepts only pre-approved capabilities)"
+                )));
+            }
+        }
+    };
+    if !accepted {
+        deny(&mut store, Some(&name), Some(digest), "operator-declined");
+        return Err(Failure::plugin(anyhow!(
+            "not installed: the operator declined"
+        )));
+    }
+
+    // 6. Compile once (and cache), so a component wasmtime refuses is never committed.
+    let runtime = run::runtime(home)?;
+    if let Err(err) = runtime.load(&name, &bytes) {
+        deny(&mut store, Some(&name), Some(digest), "compile-failed");
+        return Err(Failure::plugin(
+            anyhow!(err).context(format!("refusing {name}")),
+        ));
+    }
+
+    // 7. Commit: blob, then one transaction with the registry rows and the audit row.
+    let blob = store
+        .put_blob(&bytes)
+        .context("cannot store the component")?;
+    // What the operator consented to, bound to this digest: the capability kinds of the signed
+    // manifest (whose details travel with the manifest itself).
+    let grants = json!(kinds.iter().collect::<Vec<_>>());
+    let outcome = store
+        .install(&InstallRecord {
+            name: name.clone(),
+            version: manifest.version.to_string(),
+            digest: digest.clone(),
+            blob,
+            manifest_toml: String::from_utf8_lossy(manifest_bytes).into_owned(),
+            signers: json!(signers),
+            grants,
+            summary: summary.join("\n"),
+            allow_downgrade: args.allow_downgrade,
+        })
+        .map_err(|e| Failure::plugin(anyhow!(e).context(format!("cannot install {name}"))))?;
+    eprintln!("{} {name} {} ({digest})", outcome.action, manifest.version);
+    Ok(())
+}
+
+pub(crate) fn run_installed(home: &Home, args: RunInstalledArgs) -> Result<(), Failure> {
+    let policy = OperatorPolicy::load(&home.policy_file())?;
+    let mut store = open_store(home, &policy)?;
+    let installed = store.current(&args.name)?.ok_or_else(|| {
+        Failure::usage(anyhow!("{} is not installed (see `ward list`)", args.name))
+    })?;
+    if !installed.enabled {
+        deny(
+            &mut store,
+            Some(&args.name),
+            Some(installed.digest.clone()),
+            "disabled",
+        );
+        return Err(Failure::plugin(anyhow!(
+            "{} is disabled: {}",
+            args.name,
+            installed
+                .disabled_reason
+                .as_deref()
+                .unwrap_or("by the operator")
+        )));
+    }
+    // Grants are bound to the digest: no grant row, no run (fail closed).
+    if store.grants_for(&installed.digest)?.is_none() {
+        deny(
+            &mut store,
+            Some(&args.name),
+            Some(installed.digest.clone()),
+            "not-granted",
+        );
+        return Err(Failure::plugin(anyhow!(
+            "{} has no grant for digest {}",
+            args.name,
+            installed.digest
+        )));
+    }
+    let manifest = Manifest::parse(installed.manifest_toml.as_bytes())
+        .context("the installed manifest is unreadable")?;
+    let bytes = store.get_blob(&installed.blob)?;
+    let runtime = run::runtime(home)?;
+    let limits = manifest.limits();
+    let request = CallRequest {
+        command: args.command.clone(),
+        pairs: args.pairs,
+        args: args.args,
+        argv: args.argv,
+        json: args.json,
+    };
+    let started = std::time::Instant::now();
+    let result = run::call(&runtime, &args.name, &bytes, request, &limits);
+    let mut event = AuditEvent::new(AuditAction::Run);
+    event.plugin = Some(args.name.clone());
+    event.digest = Some(installed.digest.clone());
+    event.detail.command = Some(args.command.clone());
+    event.detail.duration_ms =
+        Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+    match &result {
+        Ok(()) => {}
+        Err(failure) => {
+            event.outcome = if failure.code == EXIT_PLUGIN {
+                Outcome::Error
+            } else {
+                Outcome::Denied
+            };
+            event.detail.limit = failure.limit;
+        }
+    }
+    store
+        .append_audit(&event)
+        .context("cannot write the audit log")?;
+    output::flush();
+    result
+}
