@@ -293,7 +293,8 @@ impl Manifest {
         format!("{}@{}", self.name, self.version)
     }
 
-    /// The per-call limits: ward's defaults with the manifest's values over them.
+    /// The per-call limits: ward's defaults with the manifest's values over them. These are what
+    /// the plugin asks for; the host's policy may still lower them.
     pub fn limits(&self) -> ward_policy::Limits {
         let mut limits = ward_policy::Limits::default();
         let m = &self.limits;

@@ -217,6 +217,45 @@ mod tests {
     }
 
     #[test]
+    fn packed_then_signed_manifest_is_covered_by_the_signature() {
+        let manifest: &[u8] =
+            b"name = \"acme:hello\"\nversion = \"1.0.0\"\n[capabilities]\nenv = [\"TZ\"]\n";
+        let packed = embed(&component(&[vec![1, 1, 0]]), manifest).unwrap();
+        let key = ward_signing::SecretKey::generate().unwrap();
+        let signed = ward_signing::sign(&packed, &key).unwrap();
+        let trusted = |ceiling: Option<std::collections::BTreeSet<ward_signing::Capability>>| {
+            ward_signing::TrustPolicy::new(
+                vec![ward_signing::TrustedKey {
+                    label: "publisher".to_owned(),
+                    key: key.public_key(),
+                    scope: vec![ward_signing::Pattern::parse("acme:*").unwrap()],
+                    ceiling,
+                    expires: None,
+                    revoked: false,
+                }],
+                vec![],
+            )
+            .unwrap()
+        };
+        let verified = ward_signing::verify(&signed, &trusted(None), "acme:hello").unwrap();
+        assert_eq!(verified.manifest(), Some(manifest));
+        let m = Manifest::parse(verified.manifest().unwrap()).unwrap();
+        verified.check_capabilities(&m.capability_kinds()).unwrap();
+
+        // A key whose ceiling does not include env cannot vouch for this manifest.
+        let narrow = [ward_signing::Capability::Http].into_iter().collect();
+        let verified = ward_signing::verify(&signed, &trusted(Some(narrow)), "acme:hello").unwrap();
+        assert!(verified.check_capabilities(&m.capability_kinds()).is_err());
+
+        // Packing again after signing is refused, and changing the manifest breaks the signature.
+        assert_eq!(embed(&signed, MANIFEST), Err(ManifestError::AlreadySigned));
+        let mut tampered = signed.clone();
+        let at = tampered.len() - 3;
+        tampered[at] ^= 1;
+        assert!(ward_signing::verify(&tampered, &trusted(None), "acme:hello").is_err());
+    }
+
+    #[test]
     fn embed_replaces_an_existing_manifest() {
         let old = b"name = \"acme:hello\"\nversion = \"0.9.0\"\n";
         let c = component(&[custom(SECTION, old), vec![1, 1, 0]]);
