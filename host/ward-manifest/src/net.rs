@@ -242,6 +242,19 @@ fn check_host(host: &str, domain: &str) -> Result<(), String> {
             shown(host)
         ));
     }
+    let numeric_tld = domain
+        .rsplit('.')
+        .next()
+        .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
+    if numeric_tld {
+        // A name ending in a number is an IPv4 address or nothing: no top-level domain is numeric.
+        if host.len() != domain.len() || domain.parse::<std::net::Ipv4Addr>().is_err() {
+            return Err(format!(
+                "'{}' is neither a host name nor an IPv4 address (a wildcard cannot cover addresses)",
+                shown(host)
+            ));
+        }
+    }
     if domain.split('.').any(|l| l.starts_with("xn--")) {
         // A label that claims to be IDNA must be the canonical ASCII form of a valid name.
         match idna::domain_to_ascii_strict(domain) {
@@ -477,6 +490,18 @@ mod tests {
             (
                 "https://",
                 "the host is empty; hosts must be in the form <scheme>://<host>[:<port>], for example https://api.github.com or https://*.example.com:8443",
+            ),
+            (
+                "https://999.1.1.1",
+                "'999.1.1.1' is neither a host name nor an IPv4 address (a wildcard cannot cover addresses)",
+            ),
+            (
+                "https://*.10.0.0",
+                "'*.10.0.0' is neither a host name nor an IPv4 address (a wildcard cannot cover addresses)",
+            ),
+            (
+                "https://1.2.3",
+                "'1.2.3' is neither a host name nor an IPv4 address (a wildcard cannot cover addresses)",
             ),
             (
                 "https://xn--zz.com",
