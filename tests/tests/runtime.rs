@@ -34,7 +34,12 @@ fn quick() -> Limits {
     }
 }
 
-async fn call(plugin: &Plugin, command: &str, args: Value, limits: &Limits) -> Result<Value, CallError> {
+async fn call(
+    plugin: &Plugin,
+    command: &str,
+    args: Value,
+    limits: &Limits,
+) -> Result<Value, CallError> {
     runtime()
         .call(plugin, command, &args, limits, &Grants::default())
         .await
@@ -43,14 +48,21 @@ async fn call(plugin: &Plugin, command: &str, args: Value, limits: &Limits) -> R
 
 /// After any refusal the same runtime still serves a normal call.
 async fn still_serves() {
-    let out = call(&hello(), "greet", json!({"name": "after"}), &Limits::default())
-        .await
-        .unwrap();
+    let out = call(
+        &hello(),
+        "greet",
+        json!({"name": "after"}),
+        &Limits::default(),
+    )
+    .await
+    .unwrap();
     assert!(out.as_str().unwrap().contains("after"), "{out}");
 }
 
 async fn expect_limit(command: &str, limits: &Limits, limit: Limit) -> CallError {
-    let err = call(&hostile(), command, json!({}), limits).await.unwrap_err();
+    let err = call(&hostile(), command, json!({}), limits)
+        .await
+        .unwrap_err();
     assert_eq!(err.limit(), Some(limit), "{command}: {err}");
     still_serves().await;
     err
@@ -58,9 +70,14 @@ async fn expect_limit(command: &str, limits: &Limits, limit: Limit) -> CallError
 
 #[tokio::test]
 async fn greet_returns_the_name() {
-    let out = call(&hello(), "greet", json!({"name": "Ada"}), &Limits::default())
-        .await
-        .unwrap();
+    let out = call(
+        &hello(),
+        "greet",
+        json!({"name": "Ada"}),
+        &Limits::default(),
+    )
+    .await
+    .unwrap();
     assert!(out.as_str().unwrap().contains("Ada"), "{out}");
 }
 
@@ -139,7 +156,9 @@ async fn too_many_instances_is_refused() {
         instances: 1,
         ..quick()
     };
-    let err = call(&hello(), "greet", json!({"name": "x"}), &limits).await.unwrap_err();
+    let err = call(&hello(), "greet", json!({"name": "x"}), &limits)
+        .await
+        .unwrap_err();
     assert_eq!(err.limit(), Some(Limit::Instances), "{err}");
     still_serves().await;
 }
@@ -147,7 +166,13 @@ async fn too_many_instances_is_refused() {
 /// A refusal the guest sees as an error value: the call completes, the error names the denial.
 async fn expect_denied(command: &str) -> String {
     let out = runtime()
-        .call(&hostile(), command, &json!({}), &quick(), &Grants::default())
+        .call(
+            &hostile(),
+            command,
+            &json!({}),
+            &quick(),
+            &Grants::default(),
+        )
         .await
         .unwrap();
     assert!(out.is_err, "{command} should be refused: {}", out.result);
@@ -184,14 +209,18 @@ async fn making_an_http_request_is_denied() {
 async fn reading_environment_variables_sees_none() {
     // SAFETY-free check: the host process has variables; the guest must see none of them.
     assert!(std::env::vars().next().is_some());
-    let out = call(&hostile(), "read-env", json!({}), &quick()).await.unwrap();
+    let out = call(&hostile(), "read-env", json!({}), &quick())
+        .await
+        .unwrap();
     assert_eq!(out, json!([]));
     still_serves().await;
 }
 
 #[tokio::test]
 async fn a_panic_is_a_trap_with_its_message() {
-    let err = call(&hostile(), "panic", json!({}), &quick()).await.unwrap_err();
+    let err = call(&hostile(), "panic", json!({}), &quick())
+        .await
+        .unwrap_err();
     match &err {
         CallError::Trap { stderr, .. } => assert!(stderr.contains("panicked"), "{stderr}"),
         other => panic!("expected a trap, got {other}"),
@@ -201,7 +230,9 @@ async fn a_panic_is_a_trap_with_its_message() {
 
 #[tokio::test]
 async fn a_trap_is_reported() {
-    let err = call(&hostile(), "trap", json!({}), &quick()).await.unwrap_err();
+    let err = call(&hostile(), "trap", json!({}), &quick())
+        .await
+        .unwrap_err();
     assert!(matches!(err, CallError::Trap { .. }), "{err}");
     assert!(err.to_string().contains("unreachable"), "{err}");
     still_serves().await;
@@ -214,16 +245,23 @@ async fn arguments_are_checked_before_guest_code_runs() {
         .await
         .unwrap_err();
     assert!(matches!(err, CallError::Args(_)), "{err}");
-    let err = call(&hello(), "greet", json!({"name": 5}), &quick()).await.unwrap_err();
+    let err = call(&hello(), "greet", json!({"name": 5}), &quick())
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("name"), "{err}");
     assert!(err.to_string().contains("string"), "{err}");
 }
 
 #[tokio::test]
 async fn unknown_command_lists_the_commands() {
-    let err = call(&hello(), "gret", json!({}), &quick()).await.unwrap_err();
+    let err = call(&hello(), "gret", json!({}), &quick())
+        .await
+        .unwrap_err();
     let text = err.to_string();
-    assert!(text.starts_with("the plugin has no command 'gret'"), "{text}");
+    assert!(
+        text.starts_with("the plugin has no command 'gret'"),
+        "{text}"
+    );
     assert!(text.contains("greet"), "{text}");
 }
 
@@ -236,7 +274,9 @@ async fn cli_program_gets_argv_and_its_stdout_is_the_result() {
         .await
         .unwrap();
     assert_eq!(out, json!("hello there\n"));
-    let err = call(&echo, "run", json!({"argv": [1]}), &quick()).await.unwrap_err();
+    let err = call(&echo, "run", json!({"argv": [1]}), &quick())
+        .await
+        .unwrap_err();
     assert!(matches!(err, CallError::CliArgs(_)), "{err}");
 }
 
@@ -273,7 +313,11 @@ fn altered_cached_artifact_is_recompiled_never_loaded() {
     .unwrap();
     let again = rt3.load("hello", &bytes).unwrap();
     assert_eq!(again.origin(), Origin::Compiled);
-    assert_ne!(std::fs::read(&artifact).unwrap(), altered, "the altered file was replaced");
+    assert_ne!(
+        std::fs::read(&artifact).unwrap(),
+        altered,
+        "the altered file was replaced"
+    );
 
     // An artifact copied from another component's name does not verify either.
     let echo = std::fs::read(ward_fixtures::CLI_ECHO).unwrap();
@@ -284,7 +328,10 @@ fn altered_cached_artifact_is_recompiled_never_loaded() {
         cache_dir: Some(cache_dir),
     })
     .unwrap();
-    assert_eq!(rt4.load("hello", &bytes).unwrap().origin(), Origin::Compiled);
+    assert_eq!(
+        rt4.load("hello", &bytes).unwrap().origin(),
+        Origin::Compiled
+    );
 }
 
 #[test]
@@ -298,7 +345,11 @@ fn cache_directory_open_to_others_is_refused() {
         cache_dir: Some(cache_dir),
     })
     .unwrap_err();
-    assert!(err.to_string().contains("other users have access (mode 0777)"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("other users have access (mode 0777)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -312,8 +363,16 @@ fn invalid_components_are_refused_and_nothing_is_cached() {
     let hello = std::fs::read(ward_fixtures::HELLO).unwrap();
     let core_module = b"\0asm\x01\0\0\0".to_vec();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("not wasm", b"#!/bin/sh\necho hi\n".to_vec(), "not a WebAssembly component"),
-        ("truncated", hello[..hello.len() / 2].to_vec(), "malformed component"),
+        (
+            "not wasm",
+            b"#!/bin/sh\necho hi\n".to_vec(),
+            "not a WebAssembly component",
+        ),
+        (
+            "truncated",
+            hello[..hello.len() / 2].to_vec(),
+            "malformed component",
+        ),
         ("core module", core_module, "core WebAssembly module"),
     ];
     for (what, bytes, needle) in cases {

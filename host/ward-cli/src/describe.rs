@@ -77,13 +77,13 @@ pub(crate) fn describe(home: &Home, args: DescribeArgs) -> Result<(), Failure> {
             text.push_str(&format!("    cannot be called: {reason}\n"));
         }
     }
-    if let Some(named) = &named {
-        if !named.types.is_empty() {
-            text.push_str("\ntypes:\n");
-            for ty in &named.types {
-                for line in ty.wit.lines() {
-                    text.push_str(&format!("  {line}\n"));
-                }
+    if let Some(named) = &named
+        && !named.types.is_empty()
+    {
+        text.push_str("\ntypes:\n");
+        for ty in &named.types {
+            for line in ty.wit.lines() {
+                text.push_str(&format!("  {line}\n"));
             }
         }
     }

@@ -87,14 +87,14 @@ pub(crate) async fn download(url: &str, max: u64) -> anyhow::Result<Vec<u8>> {
             response.status()
         );
     }
-    if let Some(len) = response.content_length() {
-        if len > max {
-            bail!(
-                "refusing {parsed}: it is {} and the limit for components is {}",
-                ward_policy::format_bytes(len),
-                ward_policy::format_bytes(max)
-            );
-        }
+    if let Some(len) = response.content_length()
+        && len > max
+    {
+        bail!(
+            "refusing {parsed}: it is {} and the limit for components is {}",
+            ward_policy::format_bytes(len),
+            ward_policy::format_bytes(max)
+        );
     }
     let mut body = Vec::new();
     while let Some(chunk) = response

@@ -139,10 +139,10 @@ pub(crate) fn call(
                 }
                 _ => EXIT_PLUGIN,
             };
-            if let CallError::Trap { stderr, .. } | CallError::Exit { stderr, .. } = &err {
-                if !stderr.is_empty() {
-                    eprintln!("{}", output::indent_guest(stderr));
-                }
+            if let CallError::Trap { stderr, .. } | CallError::Exit { stderr, .. } = &err
+                && !stderr.is_empty()
+            {
+                eprintln!("{}", output::indent_guest(stderr));
             }
             let limit = err.limit().map(|l| l.name());
             let failure = if req.json {

@@ -12,15 +12,14 @@ mod limiter;
 mod log;
 mod pipe;
 
-use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::Engine;
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 pub use limiter::Limiter;
 pub use pipe::CappedPipe;
 use ward_policy::{Limit, Limits};
-
 
 /// Authority granted to one call. Empty (the default) means pure computation only.
 #[derive(Debug, Clone, Default)]
@@ -93,9 +92,9 @@ impl State {
 
     /// The first limit this call crossed, as recorded by the limiter and the output pipes.
     pub fn exceeded(&self) -> Option<Limit> {
-        self.limiter
-            .exceeded()
-            .or_else(|| (self.stdout.overflowed() || self.stderr.overflowed()).then_some(Limit::Output))
+        self.limiter.exceeded().or_else(|| {
+            (self.stdout.overflowed() || self.stderr.overflowed()).then_some(Limit::Output)
+        })
     }
 }
 
@@ -157,4 +156,3 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<State>> {
     log::bindings::ward::plugin::log::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
     Ok(linker)
 }
-

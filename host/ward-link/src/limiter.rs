@@ -1,7 +1,7 @@
 //! The per-call resource limiter.
 
-use wasmtime::ResourceLimiter;
 use ward_policy::{Limit, Limits};
+use wasmtime::ResourceLimiter;
 
 /// Enforces a call's memory, table and instance ceilings and remembers which one was crossed,
 /// so the call's error can name it.

@@ -56,7 +56,9 @@ pub enum CacheError {
         fix: &'static str,
     },
     /// The key file has the wrong size.
-    #[error("artifact cache key {0} is corrupt (expected 32 bytes); remove it and the cache is rebuilt")]
+    #[error(
+        "artifact cache key {0} is corrupt (expected 32 bytes); remove it and the cache is rebuilt"
+    )]
     BadKey(PathBuf),
     /// wasmtime could not serialize a component.
     #[error("cannot serialize compiled component: {0:#}")]
@@ -108,7 +110,10 @@ fn check_private(path: &Path, meta: &fs::Metadata, fix: &'static str) -> Result<
     if meta.uid() != uid {
         return Err(CacheError::Exposed {
             path: path.to_owned(),
-            problem: format!("it is owned by uid {}, not by this user (uid {uid})", meta.uid()),
+            problem: format!(
+                "it is owned by uid {}, not by this user (uid {uid})",
+                meta.uid()
+            ),
             fix,
         });
     }
@@ -149,7 +154,10 @@ impl ArtifactCache {
             }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 let key: [u8; 32] = rand::random();
-                let tmp = dir.join(format!(".{KEY_FILE}.{}", hex::encode(rand::random::<[u8; 8]>())));
+                let tmp = dir.join(format!(
+                    ".{KEY_FILE}.{}",
+                    hex::encode(rand::random::<[u8; 8]>())
+                ));
                 write_private(&tmp, &key)?;
                 // Another process may have created the key meanwhile: keep theirs.
                 match fs::hard_link(&tmp, &key_path) {
@@ -216,7 +224,10 @@ impl ArtifactCache {
                 .verify_slice(&bytes[MAGIC.len()..MAGIC.len() + 32])
                 .is_ok();
         if !verified {
-            self.discard(&path, "its tag does not verify (altered or not written by ward)");
+            self.discard(
+                &path,
+                "its tag does not verify (altered or not written by ward)",
+            );
             return None;
         }
         let body = &bytes[MAGIC.len() + 32..];

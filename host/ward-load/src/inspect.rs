@@ -148,10 +148,9 @@ pub fn inspect(bytes: &[u8]) -> Result<ComponentInfo, LoadError> {
             message: "unexpected end of file".into(),
         });
     }
-    let has_command = info
-        .exports
-        .iter()
-        .any(|(name, kind)| *kind == ExportKind::Func || (*kind == ExportKind::Instance && is_cli_run(name)));
+    let has_command = info.exports.iter().any(|(name, kind)| {
+        *kind == ExportKind::Func || (*kind == ExportKind::Instance && is_cli_run(name))
+    });
     if !has_command {
         return Err(LoadError::NoCommands);
     }
@@ -187,7 +186,10 @@ mod tests {
 
     #[test]
     fn not_wasm() {
-        assert!(matches!(inspect(b"hello world, not wasm"), Err(LoadError::NotWasm)));
+        assert!(matches!(
+            inspect(b"hello world, not wasm"),
+            Err(LoadError::NotWasm)
+        ));
         assert!(matches!(inspect(b""), Err(LoadError::NotWasm)));
     }
 
@@ -210,7 +212,10 @@ mod tests {
         assert!(inspect(&component).is_ok());
         for cut in [9, component.len() / 2, component.len() - 1] {
             let err = inspect(&component[..cut]).unwrap_err();
-            assert!(matches!(err, LoadError::Malformed { .. }), "cut at {cut}: {err}");
+            assert!(
+                matches!(err, LoadError::Malformed { .. }),
+                "cut at {cut}: {err}"
+            );
         }
     }
 
@@ -226,7 +231,8 @@ mod tests {
         .unwrap();
         let err = inspect(&component).unwrap_err();
         assert!(
-            err.to_string().starts_with("the component imports `acme:evil/backdoor@1.0.0`"),
+            err.to_string()
+                .starts_with("the component imports `acme:evil/backdoor@1.0.0`"),
             "{err}"
         );
     }

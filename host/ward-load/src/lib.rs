@@ -191,15 +191,15 @@ pub fn load(
     }
     let info = Arc::new(inspect(bytes)?);
     let digest = Digest::of(bytes);
-    if let Some(cache) = cache {
-        if let Some(component) = cache.get(engine, &digest) {
-            return Ok(Loaded {
-                digest,
-                component,
-                info,
-                origin: Origin::Cache,
-            });
-        }
+    if let Some(cache) = cache
+        && let Some(component) = cache.get(engine, &digest)
+    {
+        return Ok(Loaded {
+            digest,
+            component,
+            info,
+            origin: Origin::Cache,
+        });
     }
     let component = compile(engine, bytes, ward_policy::COMPILE_TIMEOUT)?;
     if let Some(cache) = cache {
@@ -235,8 +235,8 @@ pub fn compile(engine: &Engine, bytes: &[u8], timeout: Duration) -> Result<Compo
         Ok(Ok(component)) => Ok(component),
         Ok(Err(err)) => Err(LoadError::Compile(err)),
         Err(mpsc::RecvTimeoutError::Timeout) => Err(LoadError::CompileTimeout(timeout)),
-        Err(mpsc::RecvTimeoutError::Disconnected) => Err(LoadError::Compile(
-            wasmtime::Error::msg("the compiler thread stopped without a result"),
-        )),
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(LoadError::Compile(wasmtime::Error::msg(
+            "the compiler thread stopped without a result",
+        ))),
     }
 }

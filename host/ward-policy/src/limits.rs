@@ -153,7 +153,9 @@ impl LimitExceeded {
     /// The value with its unit, as people read it (`64 MiB`, `5s`, `1000000 fuel`).
     pub fn value_text(&self) -> String {
         match self.limit {
-            Limit::Memory | Limit::Output | Limit::Result | Limit::Stack => format_bytes(self.value),
+            Limit::Memory | Limit::Output | Limit::Result | Limit::Stack => {
+                format_bytes(self.value)
+            }
             Limit::Time => format_duration(Duration::from_millis(self.value)),
             Limit::Fuel => format!("{} fuel", self.value),
             Limit::TableElements => format!("{} elements", self.value),
@@ -166,7 +168,9 @@ impl LimitExceeded {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
     /// A size that is not a number with an optional unit.
-    #[error("invalid size '{0}': write a number of bytes with an optional unit, for example 64MiB, 512KiB or 1048576")]
+    #[error(
+        "invalid size '{0}': write a number of bytes with an optional unit, for example 64MiB, 512KiB or 1048576"
+    )]
     Size(String),
     /// A duration that is not a number with a unit.
     #[error("invalid duration '{0}': write a number with a unit, for example 500ms, 5s or 2m")]
@@ -184,9 +188,7 @@ pub enum ParseError {
 pub fn parse_size(text: &str) -> Result<u64, ParseError> {
     let err = || ParseError::Size(text.to_owned());
     let t = text.trim();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
     if digits.is_empty() {
         return Err(err());
@@ -207,9 +209,7 @@ pub fn parse_size(text: &str) -> Result<u64, ParseError> {
 pub fn parse_duration(text: &str) -> Result<Duration, ParseError> {
     let err = || ParseError::Duration(text.to_owned());
     let t = text.trim();
-    let split = t
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
     if digits.is_empty() {
         return Err(err());
@@ -244,7 +244,10 @@ impl Limits {
             ("memory", self.memory_bytes),
             ("instances", self.instances),
             ("memories", self.memories),
-            ("timeout", u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX)),
+            (
+                "timeout",
+                u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
+            ),
             ("fuel", self.fuel.unwrap_or(1)),
         ];
         for (name, value) in checks {
@@ -259,7 +262,7 @@ impl Limits {
 /// Formats a byte count with the largest binary unit that divides it exactly.
 pub fn format_bytes(n: u64) -> String {
     for (unit, size) in [("GiB", GIB), ("MiB", MIB), ("KiB", KIB)] {
-        if n >= size && n % size == 0 {
+        if n >= size && n.is_multiple_of(size) {
             return format!("{} {unit}", n / size);
         }
     }
@@ -269,9 +272,9 @@ pub fn format_bytes(n: u64) -> String {
 /// Formats a duration as the shortest exact text (`5s`, `1500ms`, `2m`).
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms != 0 && ms % 60_000 == 0 {
+    if ms != 0 && ms.is_multiple_of(60_000) {
         format!("{}m", ms / 60_000)
-    } else if ms != 0 && ms % 1000 == 0 {
+    } else if ms != 0 && ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
@@ -367,7 +370,10 @@ mod tests {
             (Limit::Fuel, "fuel limit of 1000 fuel reached"),
             (Limit::Output, "output limit of 1 MiB reached"),
             (Limit::Result, "result limit of 4 MiB reached"),
-            (Limit::TableElements, "table-elements limit of 20000 elements reached"),
+            (
+                Limit::TableElements,
+                "table-elements limit of 20000 elements reached",
+            ),
             (Limit::Instances, "instances limit of 64 reached"),
             (Limit::Stack, "stack limit of 512 KiB reached"),
         ];

@@ -262,13 +262,16 @@ impl Runtime {
         let commands = ward_types::commands(&self.engine, &loaded.component);
         let mut exports = HashMap::new();
         for command in &commands {
-            if command.kind == CommandKind::Func {
-                if let Some(index) = loaded.component.get_export_index(None, &command.name) {
-                    exports.insert(command.name.clone(), index);
-                }
+            if command.kind == CommandKind::Func
+                && let Some(index) = loaded.component.get_export_index(None, &command.name)
+            {
+                exports.insert(command.name.clone(), index);
             }
         }
-        let command_pre = if commands.iter().any(|c| matches!(c.kind, CommandKind::CliRun { .. })) {
+        let command_pre = if commands
+            .iter()
+            .any(|c| matches!(c.kind, CommandKind::CliRun { .. }))
+        {
             Some(CommandPre::new(pre.clone()).map_err(LoadError::Compile)?)
         } else {
             None
@@ -317,10 +320,9 @@ impl Runtime {
             }
             CommandKind::CliRun { .. } => {
                 let argv = cli_argv(args)?;
-                let grants = Grants {
-                    argv,
-                    ..grants.clone()
-                };
+                // Every other grant of the call applies unchanged; only argv is the caller's.
+                let mut grants = grants.clone();
+                grants.argv = argv;
                 self.call_cli(plugin, limits, &grants).await
             }
         }
@@ -344,14 +346,15 @@ impl Runtime {
         limits: &Limits,
         grants: &Grants,
     ) -> Result<CallOutput, CallError> {
-        let index = plugin
-            .exports
-            .get(&cmd.name)
-            .copied()
-            .ok_or_else(|| CallError::Unsupported {
-                name: cmd.name.clone(),
-                reason: "the export could not be found".into(),
-            })?;
+        let index =
+            plugin
+                .exports
+                .get(&cmd.name)
+                .copied()
+                .ok_or_else(|| CallError::Unsupported {
+                    name: cmd.name.clone(),
+                    reason: "the export could not be found".into(),
+                })?;
         let mut store = self.store(plugin, limits, grants);
         let started = Instant::now();
         let mut results = vec![Val::Bool(false); usize::from(cmd.result.is_some())];
@@ -373,8 +376,11 @@ impl Runtime {
             Ok(Ok(())) => {
                 let value = results.first();
                 let is_err = matches!(value, Some(Val::Result(Err(_))));
-                let result = ward_types::result_to_json(value, usize::try_from(limits.result_bytes).unwrap_or(usize::MAX))
-                    .map_err(|_| CallError::Limit(LimitExceeded::of(Limit::Result, limits)))?;
+                let result = ward_types::result_to_json(
+                    value,
+                    usize::try_from(limits.result_bytes).unwrap_or(usize::MAX),
+                )
+                .map_err(|_| CallError::Limit(LimitExceeded::of(Limit::Result, limits)))?;
                 Ok(CallOutput {
                     result,
                     is_err,
@@ -445,7 +451,10 @@ impl Runtime {
 
 fn fuel_used(store: &Store<State>, limits: &Limits) -> u64 {
     let start = limits.fuel.unwrap_or(u64::MAX);
-    store.get_fuel().map(|left| start - left.min(start)).unwrap_or(0)
+    store
+        .get_fuel()
+        .map(|left| start - left.min(start))
+        .unwrap_or(0)
 }
 
 /// The argv of a `wasi:cli/run` call from its JSON arguments.
@@ -458,11 +467,13 @@ fn cli_argv(args: &serde_json::Value) -> Result<Vec<String>, CallError> {
     };
     let items = match args {
         serde_json::Value::Null => return Ok(Vec::new()),
-        serde_json::Value::Object(map) if map.keys().all(|k| k == "argv") => match map.get("argv") {
-            None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
-            Some(serde_json::Value::Array(items)) => items,
-            Some(_) => return Err(bad()),
-        },
+        serde_json::Value::Object(map) if map.keys().all(|k| k == "argv") => {
+            match map.get("argv") {
+                None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
+                Some(serde_json::Value::Array(items)) => items,
+                Some(_) => return Err(bad()),
+            }
+        }
         _ => return Err(bad()),
     };
     items
