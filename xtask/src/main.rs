@@ -45,7 +45,9 @@ fn cargo() -> Command {
 
 fn run(mut cmd: Command) -> anyhow::Result<()> {
     eprintln!("+ {cmd:?}");
-    let status = cmd.status().with_context(|| format!("cannot start {cmd:?}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} failed with {status}");
     }
@@ -59,12 +61,18 @@ fn ward(home: &Path, args: &[&str], expect_ok: bool) -> anyhow::Result<()> {
     let mut cmd = Command::new(&bin);
     cmd.args(args).env("WARD_HOME", home);
     eprintln!("\n$ ward {}", args.join(" "));
-    let status = cmd.status().with_context(|| format!("cannot start {}", bin.display()))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {}", bin.display()))?;
     if status.success() != expect_ok {
         bail!(
             "`ward {}` {} (exit {status}) but the demo expected it to {}",
             args.join(" "),
-            if status.success() { "succeeded" } else { "failed" },
+            if status.success() {
+                "succeeded"
+            } else {
+                "failed"
+            },
             if expect_ok { "succeed" } else { "be refused" }
         );
     }
@@ -87,10 +95,22 @@ fn demo() -> anyhow::Result<()> {
         &["dev", "run", hello, "divide", "a=84", "b=2", "--json"],
         true,
     )?;
-    ward(&home, &["dev", "run", echo, "run", "--", "echo", "from", "wasi:cli"], true)?;
+    ward(
+        &home,
+        &["dev", "run", echo, "run", "--", "echo", "from", "wasi:cli"],
+        true,
+    )?;
     eprintln!("\nHostile plugins are refused; ward itself carries on:");
-    ward(&home, &["dev", "run", hostile, "spin", "--timeout", "500ms"], false)?;
-    ward(&home, &["dev", "run", hostile, "memory-bomb", "--memory", "32MiB"], false)?;
+    ward(
+        &home,
+        &["dev", "run", hostile, "spin", "--timeout", "500ms"],
+        false,
+    )?;
+    ward(
+        &home,
+        &["dev", "run", hostile, "memory-bomb", "--memory", "32MiB"],
+        false,
+    )?;
     ward(&home, &["dev", "run", hostile, "read-passwd"], false)?;
     eprintln!("\ndemo finished: every hello command ran and every hostile one was refused");
     Ok(())
@@ -113,6 +133,13 @@ fn lint() -> anyhow::Result<()> {
     fmt.args(["fmt", "--all", "--", "--check"]);
     run(fmt)?;
     let mut clippy = cargo();
-    clippy.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
     run(clippy)
 }
