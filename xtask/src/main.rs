@@ -79,20 +79,99 @@ fn ward(home: &Path, args: &[&str], expect_ok: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs `ward-sign` (built next to `ward`).
+fn ward_sign(args: &[&str]) -> anyhow::Result<()> {
+    let bin = root().join("target/debug/ward-sign");
+    let mut cmd = Command::new(&bin);
+    cmd.args(args)
+        .env("WARD_DEMO_PASSPHRASE", "correct horse battery staple");
+    eprintln!("\n$ ward-sign {}", args.join(" "));
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {}", bin.display()))?;
+    if !status.success() {
+        bail!("`ward-sign {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
 fn demo() -> anyhow::Result<()> {
     let mut build = cargo();
-    build.args(["build", "-p", "ward-cli", "-p", "ward-fixtures"]);
+    build.args([
+        "build",
+        "-p",
+        "ward-cli",
+        "-p",
+        "ward-signing",
+        "-p",
+        "ward-fixtures",
+    ]);
     run(build)?;
-    let home = root().join("target/demo-home");
-    let _ = std::fs::remove_dir_all(&home);
+    let work = root().join("target/demo");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+    let home = work.join("home");
+    let file = |name: &str| work.join(name).to_string_lossy().into_owned();
     let hello = ward_fixtures::HELLO;
     let hostile = ward_fixtures::HOSTILE;
     let echo = ward_fixtures::CLI_ECHO;
-    ward(&home, &["describe", hello], true)?;
-    ward(&home, &["dev", "run", hello, "greet", "name=World"], true)?;
+    let manifest = root().join("plugins/hello/ward.toml");
+    let manifest = manifest.to_string_lossy();
+    let pass = ["--passphrase-env", "WARD_DEMO_PASSPHRASE"];
+
+    eprintln!("A publisher creates a key, packs the manifest into the plugin and signs it:");
+    ward_sign(&["keygen", "--out", &file("publisher"), pass[0], pass[1]])?;
     ward(
         &home,
-        &["dev", "run", hello, "divide", "a=84", "b=2", "--json"],
+        &[
+            "pack",
+            hello,
+            "--manifest",
+            &manifest,
+            "-o",
+            &file("hello.packed.wasm"),
+        ],
+        true,
+    )?;
+    ward_sign(&[
+        "sign",
+        "--key",
+        &file("publisher.key"),
+        pass[0],
+        pass[1],
+        &file("hello.packed.wasm"),
+        "-o",
+        &file("hello.signed.wasm"),
+    ])?;
+
+    eprintln!("\nThe operator trusts the key for example:* plugins, installs and runs:");
+    ward(
+        &home,
+        &[
+            "trust",
+            "add",
+            &file("publisher.pub"),
+            "--scope",
+            "example:*",
+            "--label",
+            "publisher",
+        ],
+        true,
+    )?;
+    ward(
+        &home,
+        &["install", &file("hello.signed.wasm"), "--yes"],
+        true,
+    )?;
+    ward(&home, &["describe", hello], true)?;
+    ward(
+        &home,
+        &["run", "example:hello", "greet", "name=World"],
+        true,
+    )?;
+    ward(
+        &home,
+        &["run", "example:hello", "divide", "a=84", "b=2", "--json"],
         true,
     )?;
     ward(
@@ -100,7 +179,24 @@ fn demo() -> anyhow::Result<()> {
         &["dev", "run", echo, "run", "--", "echo", "from", "wasi:cli"],
         true,
     )?;
-    eprintln!("\nHostile plugins are refused; ward itself carries on:");
+
+    eprintln!("\nUnsigned and tampered plugins are refused:");
+    ward(
+        &home,
+        &["install", &file("hello.packed.wasm"), "--yes"],
+        false,
+    )?;
+    let mut tampered = std::fs::read(file("hello.signed.wasm"))?;
+    let middle = tampered.len() / 2;
+    tampered[middle] ^= 1;
+    std::fs::write(file("hello.tampered.wasm"), tampered)?;
+    ward(
+        &home,
+        &["install", &file("hello.tampered.wasm"), "--yes"],
+        false,
+    )?;
+
+    eprintln!("\nHostile plugins are stopped by their limits; ward itself carries on:");
     ward(
         &home,
         &["dev", "run", hostile, "spin", "--timeout", "500ms"],
@@ -112,7 +208,13 @@ fn demo() -> anyhow::Result<()> {
         false,
     )?;
     ward(&home, &["dev", "run", hostile, "read-passwd"], false)?;
-    eprintln!("\ndemo finished: every hello command ran and every hostile one was refused");
+
+    eprintln!("\nEvery decision is in the hash-chained audit log:");
+    ward(&home, &["audit"], true)?;
+    ward(&home, &["audit", "verify"], true)?;
+    eprintln!(
+        "\ndemo finished: signed hello installed and ran, unsigned and tampered copies and every hostile command were refused"
+    );
     Ok(())
 }
 
