@@ -386,3 +386,95 @@ fn invalid_components_are_refused_and_nothing_is_cached() {
         .collect();
     assert!(cached.is_empty(), "{cached:?}");
 }
+
+/// Every WIT type kind through a real component and back: JSON -> component value -> guest ->
+/// component value -> JSON.
+#[tokio::test]
+async fn json_round_trips_through_the_guest_for_every_type() {
+    let hello = hello();
+    let limits = Limits::default();
+    let all = json!({
+        "all": {
+            "a-bool": true, "a-u8": 255, "a-u16": 65535, "a-u32": 4294967295u64,
+            "a-u64": "18446744073709551615", "a-s8": -128, "a-s16": -32768,
+            "a-s32": -2147483648i64, "a-s64": "-9223372036854775808",
+            "a-f32": "NaN", "a-f64": "-Infinity", "a-char": "🦀", "a-string": "wörld \u{0}"
+        }
+    });
+    let out = call(&hello, "echo-all", all.clone(), &limits)
+        .await
+        .unwrap();
+    assert_eq!(out, all["all"]);
+
+    let cases = [
+        (
+            "translate",
+            json!({"p": {"x": 1, "y": -2}, "dx": 10, "dy": 20}),
+            json!({"x": 11, "y": 18}),
+        ),
+        ("origin", json!({}), json!({"x": 0, "y": 0})),
+        ("next-color", json!({"c": "blue"}), json!("red")),
+        ("area", json!({"s": {"rect": [2.0, 3.5]}}), json!(7.0)),
+        ("area", json!({"s": "none"}), json!(0.0)),
+        ("sum", json!({"values": [1, 2, 3]}), json!(6)),
+        ("divide", json!({"a": 7, "b": 2}), json!({"ok": 3})),
+        (
+            "divide",
+            json!({"a": 7, "b": 0}),
+            json!({"err": "division by zero"}),
+        ),
+        ("check-name", json!({"name": "ok"}), json!({"ok": null})),
+        ("maybe-double", json!({"n": 21}), json!(42)),
+        ("maybe-double", json!({"n": null}), json!(null)),
+        (
+            "merge-permissions",
+            json!({"a": ["read"], "b": ["exec"]}),
+            json!(["read", "exec"]),
+        ),
+        ("swap", json!({"pair": ["x", 7]}), json!([7, "x"])),
+        ("upper", json!({"c": "a"}), json!("A")),
+        ("negate", json!({"b": false}), json!(true)),
+        ("noop", json!({}), json!(null)),
+    ];
+    for (command, args, want) in cases {
+        let got = call(&hello, command, args.clone(), &limits).await.unwrap();
+        assert_eq!(got, want, "{command} {args}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_arguments_are_refused_with_bounded_errors() {
+    let hello = hello();
+    let limits = Limits::default();
+    let cases = [
+        ("greet", json!({}), "missing argument 'name'"),
+        (
+            "greet",
+            json!({"name": "a", "extra": 1}),
+            "unknown argument 'extra'",
+        ),
+        (
+            "translate",
+            json!({"p": {"x": "1", "y": 0}, "dx": 0, "dy": 0}),
+            "'p.x'",
+        ),
+        ("sum", json!({"values": [1, -1]}), "out of range for u32"),
+        ("upper", json!({"c": "ab"}), "'c'"),
+        ("next-color", json!({"c": "purple"}), "purple"),
+        ("sum", json!({"values": vec![0; (1 << 20) + 1]}), "values"),
+    ];
+    for (command, args, needle) in cases {
+        let err = call(&hello, command, args, &limits).await.unwrap_err();
+        assert!(matches!(err, CallError::Args(_)), "{command}: {err}");
+        assert!(err.to_string().contains(needle), "{command}: {err}");
+        assert!(err.to_string().len() < 1024, "{command}: error not bounded");
+    }
+    let mut deep = json!(1);
+    for _ in 0..200 {
+        deep = json!([deep]);
+    }
+    let err = call(&hello, "sum", json!({"values": deep}), &limits)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CallError::Args(_)), "{err}");
+}

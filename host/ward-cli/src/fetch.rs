@@ -18,6 +18,16 @@ const TOTAL_TIMEOUT: Duration = Duration::from_secs(120);
 /// Most redirects followed (each to the same host).
 const MAX_REDIRECTS: usize = 5;
 
+/// The idle timeout: [`READ_TIMEOUT`], or shorter when `WARD_FETCH_READ_TIMEOUT_MS` asks for
+/// it (tests use it; it can never make the timeout longer).
+fn read_timeout() -> Duration {
+    std::env::var("WARD_FETCH_READ_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_millis)
+        .map_or(READ_TIMEOUT, |d| d.min(READ_TIMEOUT))
+}
+
 /// Whether `text` looks like a URL rather than a path.
 pub(crate) fn is_url(text: &str) -> bool {
     text.starts_with("https://") || text.starts_with("http://")
@@ -70,7 +80,7 @@ pub(crate) async fn download(url: &str, max: u64) -> anyhow::Result<Vec<u8>> {
     let client = reqwest::Client::builder()
         .redirect(policy)
         .connect_timeout(CONNECT_TIMEOUT)
-        .read_timeout(READ_TIMEOUT)
+        .read_timeout(read_timeout())
         .timeout(TOTAL_TIMEOUT)
         .https_only(false)
         .user_agent(concat!("ward/", env!("CARGO_PKG_VERSION")))

@@ -1,0 +1,638 @@
+//! The install lifecycle end to end: real signed plugins, a temporary WARD_HOME, the real
+//! `ward` binary. Each attack is its own test, named after it.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+use ward_signing::SecretKey;
+
+struct Env {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    key: SecretKey,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_owned();
+        let key = SecretKey::generate().unwrap();
+        let env = Env {
+            _dir: dir,
+            root,
+            key,
+        };
+        let pubfile = env.root.join("publisher.pub");
+        std::fs::write(&pubfile, env.key.public_key().to_openssh()).unwrap();
+        env.ward()
+            .args([
+                "trust",
+                "add",
+                pubfile.to_str().unwrap(),
+                "--scope",
+                "example:*",
+                "--label",
+                "publisher",
+            ])
+            .assert()
+            .success();
+        env
+    }
+
+    fn home(&self) -> PathBuf {
+        self.root.join("home")
+    }
+
+    fn ward(&self) -> Command {
+        let mut cmd = Command::cargo_bin("ward").unwrap();
+        cmd.env("WARD_HOME", self.home())
+            .env_remove("RUST_LOG")
+            .env_remove("WARD_STORE_FAILPOINT")
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
+    /// Packs `component` with `manifest` and signs it with `key`; returns the file.
+    fn signed_with(&self, key: &SecretKey, component: &str, manifest: &str, file: &str) -> PathBuf {
+        let bytes = std::fs::read(component).unwrap();
+        let packed = ward_manifest::embed(&bytes, manifest.as_bytes()).unwrap();
+        let signed = ward_signing::sign(&packed, key).unwrap();
+        let path = self.root.join(file);
+        std::fs::write(&path, signed).unwrap();
+        path
+    }
+
+    fn signed(&self, component: &str, manifest: &str, file: &str) -> PathBuf {
+        self.signed_with(&self.key, component, manifest, file)
+    }
+
+    fn install(&self, path: &Path) -> assert_cmd::assert::Assert {
+        self.ward()
+            .args(["install", path.to_str().unwrap(), "--yes"])
+            .assert()
+    }
+
+    fn list(&self) -> Vec<Value> {
+        let out = self.ward().args(["list", "--json"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    fn version_of(&self, name: &str) -> Option<String> {
+        self.list()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["version"].as_str().unwrap().to_owned())
+    }
+
+    fn audit_verifies(&self) {
+        self.ward().args(["audit", "verify"]).assert().success();
+    }
+
+    fn audit_actions(&self) -> Vec<String> {
+        let out = self.ward().args(["audit", "--json"]).output().unwrap();
+        serde_json::from_slice::<Value>(&out.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}:{}",
+                    r["action"].as_str().unwrap(),
+                    r["outcome"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+}
+
+fn hello_manifest(version: &str, extra: &str) -> String {
+    format!("name = \"example:hello\"\nversion = \"{version}\"\ndescription = \"hello\"\n{extra}")
+}
+
+#[test]
+fn install_run_upgrade_with_diff_rollback_uninstall_purge() {
+    let env = Env::new();
+    let v1 = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("1.0.0", ""),
+        "v1.wasm",
+    );
+    env.install(&v1)
+        .success()
+        .stderr(predicate::str::contains("install example:hello 1.0.0"));
+    env.ward()
+        .args(["run", "example:hello", "greet", "name=Ada"])
+        .assert()
+        .success()
+        .stdout("Hello, Ada!\n");
+
+    // The upgrade asks for environment variables: the consent screen shows the diff, and --yes
+    // accepts it only because the operator's policy pre-approves `env` for example:*.
+    std::fs::write(
+        env.home().join("policy.toml"),
+        "[[preapprove]]\nplugin = \"example:*\"\ncapabilities = [\"env\"]\n",
+    )
+    .unwrap();
+    let v2 = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("1.1.0", "[capabilities]\nenv = [\"LANG\"]\n"),
+        "v2.wasm",
+    );
+    env.install(&v2).success().stderr(
+        predicate::str::contains("changes since 1.0.0").and(predicate::str::contains("LANG")),
+    );
+    assert_eq!(env.version_of("example:hello").as_deref(), Some("1.1.0"));
+
+    env.ward()
+        .args(["rollback", "example:hello"])
+        .assert()
+        .success();
+    assert_eq!(env.version_of("example:hello").as_deref(), Some("1.0.0"));
+    env.ward()
+        .args(["run", "example:hello", "greet", "name=Back"])
+        .assert()
+        .success()
+        .stdout("Hello, Back!\n");
+
+    env.ward()
+        .args(["uninstall", "example:hello", "--purge"])
+        .assert()
+        .success();
+    assert!(env.list().is_empty());
+    env.ward()
+        .args(["run", "example:hello", "greet", "name=x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not installed"));
+    env.audit_verifies();
+    let actions = env.audit_actions();
+    for needed in [
+        "install:ok",
+        "upgrade:ok",
+        "rollback:ok",
+        "uninstall:ok",
+        "run:ok",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == needed),
+            "{needed} missing from {actions:?}"
+        );
+    }
+}
+
+#[test]
+fn unsigned_plugin_is_refused() {
+    let env = Env::new();
+    let packed = env.root.join("packed.wasm");
+    std::fs::write(
+        &packed,
+        ward_manifest::embed(
+            &std::fs::read(ward_fixtures::HELLO).unwrap(),
+            hello_manifest("1.0.0", "").as_bytes(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    env.install(&packed)
+        .code(1)
+        .stderr(predicate::str::contains("not signed"));
+    assert!(env.list().is_empty());
+    assert!(env.audit_actions().contains(&"deny:denied".to_owned()));
+    env.audit_verifies();
+}
+
+#[test]
+fn tampered_plugin_is_refused() {
+    let env = Env::new();
+    let signed = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("1.0.0", ""),
+        "signed.wasm",
+    );
+    let mut bytes = std::fs::read(&signed).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(&signed, bytes).unwrap();
+    env.install(&signed)
+        .code(1)
+        .stderr(predicate::str::contains("signature check failed"));
+    assert!(env.list().is_empty());
+}
+
+#[test]
+fn plugin_signed_by_an_untrusted_key_is_refused() {
+    let env = Env::new();
+    let stranger = SecretKey::generate().unwrap();
+    let signed = env.signed_with(
+        &stranger,
+        ward_fixtures::HELLO,
+        &hello_manifest("1.0.0", ""),
+        "s.wasm",
+    );
+    env.install(&signed).code(1);
+    assert!(env.list().is_empty());
+}
+
+#[test]
+fn plugin_outside_the_key_scope_is_refused() {
+    let env = Env::new();
+    let manifest = "name = \"other:hello\"\nversion = \"1.0.0\"\ndescription = \"x\"\n";
+    let signed = env.signed(ward_fixtures::HELLO, manifest, "s.wasm");
+    env.install(&signed)
+        .code(1)
+        .stderr(predicate::str::contains("trust policy is not met"));
+}
+
+#[test]
+fn downgrade_is_refused_without_typed_confirmation() {
+    let env = Env::new();
+    let v2 = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("2.0.0", ""),
+        "v2.wasm",
+    );
+    let v1 = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("1.0.0", ""),
+        "v1.wasm",
+    );
+    env.install(&v2).success();
+    env.install(&v1).code(1).stderr(predicate::str::contains(
+        "a downgrade needs --allow-downgrade",
+    ));
+    env.ward()
+        .args([
+            "install",
+            v1.to_str().unwrap(),
+            "--yes",
+            "--allow-downgrade",
+            "--confirm",
+            "yes",
+        ])
+        .assert()
+        .code(1);
+    assert_eq!(env.version_of("example:hello").as_deref(), Some("2.0.0"));
+    env.ward()
+        .args([
+            "install",
+            v1.to_str().unwrap(),
+            "--yes",
+            "--allow-downgrade",
+            "--confirm",
+            "downgrade example:hello to 1.0.0",
+        ])
+        .assert()
+        .success();
+    assert_eq!(env.version_of("example:hello").as_deref(), Some("1.0.0"));
+    env.audit_verifies();
+}
+
+#[test]
+fn grants_are_not_inherited_by_a_new_digest() {
+    let env = Env::new();
+    let v1 = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("1.0.0", ""),
+        "v1.wasm",
+    );
+    env.install(&v1).success();
+    // A new digest asking for more: not pre-approved, so --yes refuses it, and the installed
+    // version keeps running with its own grants.
+    let v2 = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("1.1.0", "[capabilities]\nenv = [\"HOME\"]\n"),
+        "v2.wasm",
+    );
+    env.install(&v2).code(1).stderr(
+        predicate::str::contains("not pre-approved")
+            .or(predicate::str::contains("these are not: env")),
+    );
+    assert_eq!(env.version_of("example:hello").as_deref(), Some("1.0.0"));
+    env.ward()
+        .args(["run", "example:hello", "greet", "name=still"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn undeclared_capability_import_is_refused() {
+    let env = Env::new();
+    // hostile imports wasi:http/outgoing-handler; its manifest declares no network.
+    let manifest = "name = \"example:hostile\"\nversion = \"1.0.0\"\ndescription = \"x\"\n";
+    let signed = env.signed(ward_fixtures::HOSTILE, manifest, "h.wasm");
+    env.install(&signed)
+        .code(1)
+        .stderr(predicate::str::contains("wasi:http/outgoing-handler"));
+    assert!(env.list().is_empty());
+}
+
+#[test]
+fn hostile_names_are_refused_at_pack() {
+    let env = Env::new();
+    let long = "a".repeat(10_000);
+    let names = [
+        "../x",
+        "ex\u{0}ample:x",
+        &format!("example:{long}"),
+        "ex\u{0430}mple:hello",
+        "Example:Hello",
+        ":x",
+    ];
+    for name in names {
+        let manifest_path = env.root.join("ward.toml");
+        let text = format!(
+            "name = \"{}\"\nversion = \"1.0.0\"\ndescription = \"x\"\n",
+            name.replace('\u{0}', "\\u0000")
+        );
+        std::fs::write(&manifest_path, text).unwrap();
+        env.ward()
+            .args([
+                "pack",
+                ward_fixtures::HELLO,
+                "--manifest",
+                manifest_path.to_str().unwrap(),
+                "-o",
+                env.root.join("out.wasm").to_str().unwrap(),
+            ])
+            .assert()
+            .code(2);
+        assert!(
+            !env.root.join("out.wasm").exists(),
+            "{name:?} produced output"
+        );
+    }
+}
+
+#[test]
+fn revoking_the_only_signing_key_disables_the_plugin() {
+    let env = Env::new();
+    let v1 = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("1.0.0", ""),
+        "v1.wasm",
+    );
+    env.install(&v1).success();
+    let key_id = env.key.public_key().key_id().to_string();
+    env.ward()
+        .args(["trust", "revoke", &key_id])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("disabled example:hello"));
+    env.ward()
+        .args(["run", "example:hello", "greet", "name=x"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("disabled"));
+    env.audit_verifies();
+}
+
+#[test]
+fn audit_truncation_is_detected() {
+    let env = Env::new();
+    let v1 = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("1.0.0", ""),
+        "v1.wasm",
+    );
+    env.install(&v1).success();
+    env.audit_verifies();
+    // Claim the log had more rows than it has: the head outside the table no longer matches.
+    let head = env.home().join("audit.head");
+    let text = std::fs::read_to_string(&head).unwrap();
+    let (seq, hash) = text.trim().split_once(' ').unwrap();
+    let seq: u64 = seq.parse().unwrap();
+    std::fs::write(&head, format!("{} {hash}\n", seq + 5)).unwrap();
+    env.ward().args(["audit", "verify"]).assert().code(1);
+}
+
+/// Kills `ward install`/`rollback` at each store step and checks old-or-new afterwards.
+#[test]
+fn crash_at_each_step_leaves_old_or_new_state() {
+    let points = ["after-blob", "before-commit", "after-commit", "after-head"];
+    for point in points {
+        let env = Env::new();
+        let v1 = env.signed(
+            ward_fixtures::HELLO,
+            &hello_manifest("1.0.0", ""),
+            "v1.wasm",
+        );
+        let v2 = env.signed(
+            ward_fixtures::HELLO,
+            &hello_manifest("2.0.0", ""),
+            "v2.wasm",
+        );
+
+        // Install.
+        let out = env
+            .ward()
+            .args(["install", v1.to_str().unwrap(), "--yes"])
+            .env("WARD_STORE_FAILPOINT", format!("{point}:abort"))
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "{point}: install should have been killed"
+        );
+        let after = env.version_of("example:hello");
+        assert!(
+            after.is_none() || after.as_deref() == Some("1.0.0"),
+            "{point}: {after:?}"
+        );
+        env.audit_verifies();
+        if after.is_none() {
+            env.install(&v1).success();
+        }
+
+        // Upgrade.
+        let out = env
+            .ward()
+            .args(["install", v2.to_str().unwrap(), "--yes"])
+            .env("WARD_STORE_FAILPOINT", format!("{point}:abort"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let after = env.version_of("example:hello").unwrap();
+        assert!(after == "1.0.0" || after == "2.0.0", "{point}: {after}");
+        env.audit_verifies();
+        if after == "1.0.0" {
+            env.install(&v2).success();
+        }
+
+        // Rollback.
+        let out = env
+            .ward()
+            .args(["rollback", "example:hello"])
+            .env("WARD_STORE_FAILPOINT", format!("{point}:abort"))
+            .output()
+            .unwrap();
+        // A rollback writes no blob, so the blob fail point never fires for it.
+        assert_eq!(out.status.success(), point == "after-blob", "{point}");
+        let after = env.version_of("example:hello").unwrap();
+        assert!(after == "1.0.0" || after == "2.0.0", "{point}: {after}");
+        env.audit_verifies();
+        env.ward()
+            .args(["run", "example:hello", "greet", "name=ok"])
+            .assert()
+            .success();
+        let leftovers: Vec<_> = walk(&env.home())
+            .into_iter()
+            .filter(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                name.starts_with(".tmp") || name.ends_with("-journal")
+            })
+            .collect();
+        assert!(leftovers.is_empty(), "{point}: {leftovers:?}");
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// A one-shot HTTP server on loopback that answers each connection with `respond`.
+fn serve(respond: impl Fn(&mut std::net::TcpStream) + Send + 'static) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { return };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            respond(&mut stream);
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn install_from_a_loopback_url() {
+    let env = Env::new();
+    let signed =
+        std::fs::read(env.signed(ward_fixtures::HELLO, &hello_manifest("1.0.0", ""), "s.wasm"))
+            .unwrap();
+    let url = serve(move |s| {
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            signed.len()
+        );
+        let _ = s.write_all(&signed);
+    });
+    env.ward()
+        .args(["install", &format!("{url}/hello.wasm"), "--yes"])
+        .assert()
+        .success();
+    assert_eq!(env.version_of("example:hello").as_deref(), Some("1.0.0"));
+}
+
+#[test]
+fn oversized_download_is_refused() {
+    let env = Env::new();
+    let url = serve(|s| {
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            200u64 * 1024 * 1024
+        );
+        let _ = s.write_all(&[0u8; 65536]);
+    });
+    env.ward()
+        .args(["install", &format!("{url}/big.wasm"), "--yes"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("limit for components"));
+    // Without a Content-Length, the cap is enforced while streaming.
+    let url = serve(|s| {
+        let _ = write!(s, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+        let chunk = vec![0u8; 1 << 20];
+        for _ in 0..80 {
+            if s.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    env.ward()
+        .args(["install", &format!("{url}/big.wasm"), "--yes"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("larger than"));
+    assert!(env.list().is_empty());
+}
+
+#[test]
+fn redirect_to_another_host_is_refused() {
+    let env = Env::new();
+    let other = serve(|s| {
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+    });
+    // Same machine, other host name: localhost instead of 127.0.0.1.
+    let target = other.replace("127.0.0.1", "localhost");
+    let url = serve(move |s| {
+        let _ = write!(
+            s,
+            "HTTP/1.1 302 Found\r\nLocation: {target}/evil.wasm\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+    });
+    env.ward()
+        .args(["install", &format!("{url}/hello.wasm"), "--yes"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("redirect to another host"));
+}
+
+#[test]
+fn slow_drip_download_is_cut_off() {
+    let env = Env::new();
+    let url = serve(|s| {
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n"
+        );
+        // One byte, then silence longer than the read timeout.
+        let _ = s.write_all(b"\0");
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    });
+    env.ward()
+        .args(["install", &format!("{url}/slow.wasm"), "--yes"])
+        .env("WARD_FETCH_READ_TIMEOUT_MS", "500")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("timed out"));
+}
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused() {
+    let env = Env::new();
+    env.ward()
+        .args(["install", "http://example.com/hello.wasm", "--yes"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("refusing plain http"));
+}
