@@ -158,6 +158,35 @@ pub(crate) fn install(home: &Home, args: InstallArgs) -> Result<(), Failure> {
     )?;
     let crypto = match ward_signing::verify(&bytes, &any_scope, "ward:probe") {
         Ok(v) => v,
+        Err(ward_signing::VerifyError::Refused(report)) => {
+            deny(
+                &mut store,
+                None,
+                Some(report.digest.to_string()),
+                "signature-refused",
+            );
+            let signatures: Vec<String> = report
+                .signatures
+                .iter()
+                .map(|s| {
+                    let who = s.key_id.as_ref().or(s.claimed_key_id.as_ref());
+                    format!(
+                        "#{} {} {}",
+                        s.index,
+                        s.status.as_str(),
+                        who.map_or("(no key id)", |k| k.as_str())
+                    )
+                })
+                .collect();
+            return Err(Failure::plugin(anyhow!(
+                "refusing {source}: signature check failed: no key in the trust store signed these exact bytes (signatures: {})",
+                if signatures.is_empty() {
+                    "none".to_owned()
+                } else {
+                    signatures.join("; ")
+                }
+            )));
+        }
         Err(err) => {
             deny(&mut store, None, None, "signature-refused");
             return Err(Failure::plugin(
