@@ -151,6 +151,21 @@ async fn huge_return_value_stops_at_the_result_limit() {
 }
 
 #[tokio::test]
+async fn table_growth_stops_at_the_table_elements_limit() {
+    // Every Rust component has a function table; one element is too few for it.
+    let limits = Limits {
+        table_elements: 1,
+        ..quick()
+    };
+    let err = call(&hello(), "greet", json!({"name": "x"}), &limits)
+        .await
+        .unwrap_err();
+    assert_eq!(err.limit(), Some(Limit::TableElements), "{err}");
+    assert_eq!(err.to_string(), "table-elements limit of 1 element reached");
+    still_serves().await;
+}
+
+#[tokio::test]
 async fn too_many_instances_is_refused() {
     let limits = Limits {
         instances: 1,

@@ -158,6 +158,7 @@ impl LimitExceeded {
             }
             Limit::Time => format_duration(Duration::from_millis(self.value)),
             Limit::Fuel => format!("{} fuel", self.value),
+            Limit::TableElements if self.value == 1 => "1 element".to_owned(),
             Limit::TableElements => format!("{} elements", self.value),
             Limit::Instances | Limit::Tables | Limit::Memories => self.value.to_string(),
         }
