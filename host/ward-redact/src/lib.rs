@@ -1,0 +1,3 @@
+//! ward's redactor (skeleton).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
