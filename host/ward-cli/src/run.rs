@@ -172,6 +172,7 @@ fn error_json(err: &CallError) -> Value {
         CallError::Trap { .. } => "trap",
         CallError::Exit { .. } => "exit",
         CallError::Instantiate(_) => "instantiate",
+        CallError::Grant(_) => "grant",
     };
     let mut obj = json!({ "kind": kind, "message": err.to_string() });
     if let CallError::Limit(limit) = err {

@@ -18,14 +18,53 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 pub use limiter::Limiter;
+
 pub use pipe::CappedPipe;
 use ward_policy::{Limit, Limits};
 
 /// Authority granted to one call. Empty (the default) means pure computation only.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Grants {
     /// Arguments a `wasi:cli/run` command sees after its program name.
     pub argv: Vec<String>,
+    /// Environment variables the guest sees: exactly these, with these values.
+    pub env: Vec<(String, String)>,
+    /// Host directories the guest sees, each at its guest path.
+    pub dirs: Vec<DirGrant>,
+}
+
+impl std::fmt::Debug for Grants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Environment values are operator configuration that may be sensitive: names only.
+        f.debug_struct("Grants")
+            .field("argv", &self.argv.len())
+            .field("env", &self.env.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .field("dirs", &self.dirs)
+            .finish()
+    }
+}
+
+/// One directory granted to a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirGrant {
+    /// The directory on the host.
+    pub host: std::path::PathBuf,
+    /// Where the guest sees it (an absolute guest path such as `/data`).
+    pub guest: String,
+    /// Whether the guest may create, write, rename and remove files in it.
+    pub writable: bool,
+}
+
+/// A grant that cannot be applied to a call (a granted directory that cannot be opened).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot grant directory {host} as {guest}: {message}")]
+pub struct GrantError {
+    /// The host directory.
+    pub host: String,
+    /// The guest path.
+    pub guest: String,
+    /// Why.
+    pub message: String,
 }
 
 /// Everything a call's store holds. Built fresh for every call and dropped after it.
@@ -43,8 +82,11 @@ pub struct State {
 }
 
 impl State {
-    /// State for one call of `plugin` (a display name used in logs) under `limits`.
-    pub fn new(plugin: &str, limits: &Limits, grants: &Grants) -> State {
+    /// State for one call of `plugin` (a display name used in logs) under `limits`, with
+    /// exactly `grants`: preopened directories confined by cap-std (no escape through `..`,
+    /// absolute paths or symlinks), read-only unless granted writable, and exactly the granted
+    /// environment.
+    pub fn new(plugin: &str, limits: &Limits, grants: &Grants) -> Result<State, GrantError> {
         let stdout = CappedPipe::new(limits.output_bytes);
         let stderr = CappedPipe::new(limits.output_bytes);
         let mut builder = WasiCtxBuilder::new();
@@ -61,7 +103,24 @@ impl State {
             args.extend(grants.argv.iter().cloned());
             builder.args(&args);
         }
-        State {
+        if !grants.env.is_empty() {
+            builder.envs(&grants.env);
+        }
+        for dir in &grants.dirs {
+            let perms = if dir.writable {
+                wasmtime_wasi::FsPerms::ReadWrite
+            } else {
+                wasmtime_wasi::FsPerms::ReadOnly
+            };
+            builder
+                .preopened_dir(&dir.host, &dir.guest, perms)
+                .map_err(|err| GrantError {
+                    host: dir.host.display().to_string(),
+                    guest: dir.guest.clone(),
+                    message: format!("{err:#}"),
+                })?;
+        }
+        Ok(State {
             wasi: builder.build(),
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
@@ -72,7 +131,7 @@ impl State {
             plugin: plugin.to_owned(),
             log_budget: limits.output_bytes,
             log_dropped: false,
-        }
+        })
     }
 
     /// The resource limiter to install with `Store::limiter`.

@@ -82,7 +82,7 @@ impl Bench {
     fn store(&self) -> Store<State> {
         let mut store = Store::new(
             self.runtime.engine(),
-            State::new("hello", &self.limits, &self.grants),
+            State::new("hello", &self.limits, &self.grants).unwrap(),
         );
         store.limiter(|state| state.limiter());
         store

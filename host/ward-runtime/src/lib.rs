@@ -20,7 +20,7 @@ use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi::p2::bindings::CommandPre;
 
 pub use engine::{EPOCH_TICK, engine_config};
-pub use ward_link::Grants;
+pub use ward_link::{DirGrant, Grants};
 pub use ward_load::{ArtifactCache, Digest, LoadError, Origin};
 pub use ward_policy::{Limit, LimitExceeded, Limits};
 pub use ward_types::{ArgError, Command, CommandKind};
@@ -88,6 +88,10 @@ pub enum CallError {
         /// What it wrote to stderr, sanitized.
         stderr: String,
     },
+    /// A grant could not be applied (a granted directory that cannot be opened); no guest code
+    /// ran.
+    #[error(transparent)]
+    Grant(#[from] ward_link::GrantError),
     /// Instantiation failed for a reason other than a limit.
     #[error("cannot instantiate the plugin: {0}")]
     Instantiate(String),
@@ -328,14 +332,20 @@ impl Runtime {
         }
     }
 
-    fn store(&self, plugin: &Plugin, limits: &Limits, grants: &Grants) -> Store<State> {
-        let mut store = Store::new(&self.engine, State::new(&plugin.name, limits, grants));
+    fn store(
+        &self,
+        plugin: &Plugin,
+        limits: &Limits,
+        grants: &Grants,
+    ) -> Result<Store<State>, CallError> {
+        let state = State::new(&plugin.name, limits, grants)?;
+        let mut store = Store::new(&self.engine, state);
         store.limiter(|state| state.limiter());
         // Fuel is always metered so that a per-call limit is possible; unlimited is u64::MAX.
         let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
         store.set_epoch_deadline(engine::deadline_ticks(limits.timeout));
         store.epoch_deadline_trap();
-        store
+        Ok(store)
     }
 
     async fn call_func(
@@ -355,7 +365,7 @@ impl Runtime {
                     name: cmd.name.clone(),
                     reason: "the export could not be found".into(),
                 })?;
-        let mut store = self.store(plugin, limits, grants);
+        let mut store = self.store(plugin, limits, grants)?;
         let started = Instant::now();
         let mut results = vec![Val::Bool(false); usize::from(cmd.result.is_some())];
         let outcome = {
@@ -406,7 +416,7 @@ impl Runtime {
                 name: "run".into(),
                 reason: "the plugin does not export wasi:cli/run".into(),
             })?;
-        let mut store = self.store(plugin, limits, grants);
+        let mut store = self.store(plugin, limits, grants)?;
         let started = Instant::now();
         let outcome = {
             let run = async {

@@ -99,6 +99,37 @@ impl Guest for Hostile {
         core::arch::wasm32::unreachable()
     }
 
+    fn read_file(path: String) -> Result<String, String> {
+        std::fs::read_to_string(&path).map_err(|e| e.to_string())
+    }
+
+    fn write_file(path: String, contents: String) -> Result<(), String> {
+        std::fs::write(&path, contents).map_err(|e| e.to_string())
+    }
+
+    fn truncate_file(path: String) -> Result<(), String> {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&path)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    fn hard_link(target: String, link: String) -> Result<(), String> {
+        std::fs::hard_link(&target, &link).map_err(|e| e.to_string())
+    }
+
+    fn list_dir(path: String) -> Result<Vec<String>, String> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&path).map_err(|e| e.to_string())? {
+            let entry = entry.map_err(|e| e.to_string())?;
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(names)
+    }
+
     fn sleepy() {
         std::thread::sleep(Duration::from_secs(60));
     }
