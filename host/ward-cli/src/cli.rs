@@ -99,6 +99,12 @@ pub(crate) struct InstallArgs {
     /// The typed confirmation a downgrade asks for, when not on a terminal
     #[arg(long, value_name = "PHRASE")]
     pub(crate) confirm: Option<String>,
+    /// The value of an environment variable the manifest declares (repeatable)
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub(crate) env: Vec<String>,
+    /// The host directory for a `$OPERATOR` files entry, by its guest path (repeatable)
+    #[arg(long = "dir", value_name = "GUEST=HOSTDIR")]
+    pub(crate) dirs: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -244,6 +244,16 @@ pub(crate) fn install(home: &Home, args: InstallArgs) -> Result<(), Failure> {
         }
     };
 
+    // Values only the operator can give: environment values and `$OPERATOR` directories.
+    let grant_entries = match operator_grants(&manifest, &args) {
+        Ok(entries) => entries,
+        Err(err) => {
+            return Err(Failure::usage(
+                err.context(format!("cannot install {name}")),
+            ));
+        }
+    };
+
     // 4. Version: never downgrade silently.
     let previous = store.inspect(&name).ok();
     let previous_manifest = match &previous {
@@ -299,6 +309,25 @@ pub(crate) fn install(home: &Home, args: InstallArgs) -> Result<(), Failure> {
     screen.push_str("  it may:\n");
     for line in &summary {
         screen.push_str(&format!("    - {line}\n"));
+    }
+    for entry in &grant_entries {
+        match entry["kind"].as_str() {
+            Some("env") => screen.push_str(&format!(
+                "  env {} is set for it (value given by you)\n",
+                entry["name"].as_str().unwrap_or("?")
+            )),
+            Some("files") => screen.push_str(&format!(
+                "  it sees {} as {} ({})\n",
+                entry["host"].as_str().unwrap_or("?"),
+                entry["guest"].as_str().unwrap_or("?"),
+                if entry["writable"] == true {
+                    "read-write"
+                } else {
+                    "read-only"
+                }
+            )),
+            _ => {}
+        }
     }
     for warning in &warnings {
         screen.push_str(&format!("  note: {warning}\n"));
@@ -367,9 +396,8 @@ pub(crate) fn install(home: &Home, args: InstallArgs) -> Result<(), Failure> {
     let blob = store
         .put_blob(&bytes)
         .context("cannot store the component")?;
-    // What the operator consented to, bound to this digest: the capability kinds of the signed
-    // manifest (whose details travel with the manifest itself).
-    let grants = json!(kinds.iter().collect::<Vec<_>>());
+    // What the operator consented to, bound to this digest.
+    let grants = json!(grant_entries);
     let outcome = store
         .install(&InstallRecord {
             name: name.clone(),
@@ -385,6 +413,131 @@ pub(crate) fn install(home: &Home, args: InstallArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::plugin(anyhow!(e).context(format!("cannot install {name}"))))?;
     eprintln!("{} {name} {} ({digest})", outcome.action, manifest.version);
     Ok(())
+}
+
+/// The grant entries for `manifest`: its capability kinds, plus the environment values and
+/// directories the operator supplies with `--env` and `--dir`. Every declared variable and
+/// every `$OPERATOR` directory needs a value; nothing undeclared is accepted.
+fn operator_grants(
+    manifest: &Manifest,
+    args: &InstallArgs,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let caps = &manifest.capabilities;
+    let mut entries: Vec<serde_json::Value> = manifest
+        .capability_kinds()
+        .iter()
+        .map(|k| json!({ "kind": "capability", "capability": k }))
+        .collect();
+    let mut env = std::collections::BTreeMap::new();
+    for pair in &args.env {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--env '{pair}' is not NAME=VALUE"))?;
+        if !caps.env.iter().any(|declared| declared == k) {
+            anyhow::bail!(
+                "--env {k}: the manifest does not declare it (it declares: {})",
+                list_or_none(&caps.env)
+            );
+        }
+        env.insert(k.to_owned(), v.to_owned());
+    }
+    for name in &caps.env {
+        let value = env
+            .remove(name)
+            .ok_or_else(|| anyhow!("the plugin reads environment variable {name}: give its value with --env {name}=VALUE"))?;
+        entries.push(json!({ "kind": "env", "name": name, "value": value }));
+    }
+    let mut dirs = std::collections::BTreeMap::new();
+    for pair in &args.dirs {
+        let (guest, host) = pair
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--dir '{pair}' is not GUEST=HOSTDIR"))?;
+        dirs.insert(guest.to_owned(), host.to_owned());
+    }
+    for rule in &caps.files {
+        let host = match &rule.host {
+            ward_manifest::HostDir::Path(p) => {
+                if dirs.remove(&rule.guest).is_some() {
+                    anyhow::bail!(
+                        "--dir {}: the manifest fixes that directory to {p}",
+                        rule.guest
+                    );
+                }
+                p.clone()
+            }
+            ward_manifest::HostDir::Operator => {
+                let chosen = dirs.remove(&rule.guest).ok_or_else(|| {
+                    anyhow!("the plugin asks for a directory you choose, seen as {}: give it with --dir {}=/path/on/this/machine", rule.guest, rule.guest)
+                })?;
+                let path = std::path::Path::new(&chosen);
+                let canonical = path
+                    .canonicalize()
+                    .with_context(|| format!("--dir {}={chosen}", rule.guest))?;
+                if !canonical.is_dir() {
+                    anyhow::bail!("--dir {}={chosen}: not a directory", rule.guest);
+                }
+                canonical.display().to_string()
+            }
+        };
+        entries.push(json!({
+            "kind": "files",
+            "guest": rule.guest,
+            "host": host,
+            "writable": rule.mode == ward_manifest::Mode::ReadWrite,
+        }));
+    }
+    if let Some(extra) = dirs.keys().next() {
+        anyhow::bail!("--dir {extra}: the manifest declares no directory seen as {extra}");
+    }
+    Ok(entries)
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "nothing".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// The call grants recorded for a digest.
+fn call_grants(stored: &serde_json::Value) -> anyhow::Result<ward_runtime::Grants> {
+    let mut grants = ward_runtime::Grants::default();
+    let entries = stored
+        .as_array()
+        .ok_or_else(|| anyhow!("stored grants are not a list"))?;
+    for entry in entries {
+        match entry["kind"].as_str() {
+            Some("env") => grants.env.push((
+                entry["name"]
+                    .as_str()
+                    .context("env grant without a name")?
+                    .to_owned(),
+                entry["value"]
+                    .as_str()
+                    .context("env grant without a value")?
+                    .to_owned(),
+            )),
+            Some("files") => grants.dirs.push(ward_runtime::DirGrant {
+                host: entry["host"]
+                    .as_str()
+                    .context("files grant without a host")?
+                    .into(),
+                guest: entry["guest"]
+                    .as_str()
+                    .context("files grant without a guest path")?
+                    .to_owned(),
+                writable: entry["writable"]
+                    .as_bool()
+                    .context("files grant without a mode")?,
+            }),
+            // Capability kinds the operator consented to; network and the rest are enforced by
+            // their own hooks (denied until granted).
+            Some("capability") => {}
+            other => anyhow::bail!("unknown stored grant kind {other:?}"),
+        }
+    }
+    Ok(grants)
 }
 
 pub(crate) fn run_installed(home: &Home, args: RunInstalledArgs) -> Result<(), Failure> {
@@ -410,7 +563,7 @@ pub(crate) fn run_installed(home: &Home, args: RunInstalledArgs) -> Result<(), F
         )));
     }
     // Grants are bound to the digest: no grant row, no run (fail closed).
-    if store.grants_for(&installed.digest)?.is_none() {
+    let Some(stored) = store.grants_for(&installed.digest)? else {
         deny(
             &mut store,
             Some(&args.name),
@@ -422,7 +575,8 @@ pub(crate) fn run_installed(home: &Home, args: RunInstalledArgs) -> Result<(), F
             args.name,
             installed.digest
         )));
-    }
+    };
+    let grants = call_grants(&stored).context("the stored grants are unreadable")?;
     let manifest = Manifest::parse(installed.manifest_toml.as_bytes())
         .context("the installed manifest is unreadable")?;
     let bytes = store.get_blob(&installed.blob)?;
@@ -436,7 +590,7 @@ pub(crate) fn run_installed(home: &Home, args: RunInstalledArgs) -> Result<(), F
         json: args.json,
     };
     let started = std::time::Instant::now();
-    let result = run::call(&runtime, &args.name, &bytes, request, &limits);
+    let result = run::call(&runtime, &args.name, &bytes, request, &limits, &grants);
     let mut event = AuditEvent::new(AuditAction::Run);
     event.plugin = Some(args.name.clone());
     event.digest = Some(installed.digest.clone());

@@ -70,10 +70,17 @@ pub(crate) fn dev_run(home: &Home, args: RunArgs) -> Result<(), Failure> {
         argv: args.argv,
         json: args.json,
     };
-    call(&runtime, &name, &bytes, request, &limits)
+    call(
+        &runtime,
+        &name,
+        &bytes,
+        request,
+        &limits,
+        &Grants::default(),
+    )
 }
 
-/// Loads `bytes`, converts the request for the command's types, calls it with nothing granted
+/// Loads `bytes`, converts the request for the command's types, calls it with exactly `grants`
 /// and prints the outcome.
 pub(crate) fn call(
     runtime: &Runtime,
@@ -81,6 +88,7 @@ pub(crate) fn call(
     bytes: &[u8],
     req: CallRequest,
     limits: &Limits,
+    grants: &Grants,
 ) -> Result<(), Failure> {
     let plugin = runtime
         .load(name, bytes)
@@ -112,8 +120,7 @@ pub(crate) fn call(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let outcome =
-        rt.block_on(runtime.call(&plugin, &req.command, &request, limits, &Grants::default()));
+    let outcome = rt.block_on(runtime.call(&plugin, &req.command, &request, limits, grants));
     match outcome {
         Ok(out) => {
             output::guest_streams(&out.stdout, &out.stderr);

@@ -153,9 +153,13 @@ fn install_run_upgrade_with_diff_rollback_uninstall_purge() {
         &hello_manifest("1.1.0", "[capabilities]\nenv = [\"LANG\"]\n"),
         "v2.wasm",
     );
-    env.install(&v2).success().stderr(
-        predicate::str::contains("changes since 1.0.0").and(predicate::str::contains("LANG")),
-    );
+    env.ward()
+        .args(["install", v2.to_str().unwrap(), "--yes", "--env", "LANG=C"])
+        .assert()
+        .success()
+        .stderr(
+            predicate::str::contains("changes since 1.0.0").and(predicate::str::contains("LANG")),
+        );
     assert_eq!(env.version_of("example:hello").as_deref(), Some("1.1.0"));
 
     env.ward()
@@ -318,10 +322,17 @@ fn grants_are_not_inherited_by_a_new_digest() {
         &hello_manifest("1.1.0", "[capabilities]\nenv = [\"HOME\"]\n"),
         "v2.wasm",
     );
-    env.install(&v2).code(1).stderr(
-        predicate::str::contains("not pre-approved")
-            .or(predicate::str::contains("these are not: env")),
-    );
+    env.ward()
+        .args([
+            "install",
+            v2.to_str().unwrap(),
+            "--yes",
+            "--env",
+            "HOME=/root",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("these are not: env"));
     assert_eq!(env.version_of("example:hello").as_deref(), Some("1.0.0"));
     env.ward()
         .args(["run", "example:hello", "greet", "name=still"])
@@ -635,4 +646,76 @@ fn plain_http_to_a_remote_host_is_refused() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("refusing plain http"));
+}
+
+#[test]
+fn installed_plugin_gets_exactly_its_directory_and_environment() {
+    let env = Env::new();
+    std::fs::write(
+        env.home().join("policy.toml"),
+        "[[preapprove]]\nplugin = \"example:*\"\ncapabilities = [\"http\", \"read-paths\", \"env\"]\n",
+    )
+    .unwrap();
+    let data = env.root.join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("note.txt"), "granted").unwrap();
+    let manifest = "name = \"example:hostile\"\nversion = \"1.0.0\"\ndescription = \"x\"\n\
+        [capabilities]\nnetwork = [{ url = \"https://example.com\" }]\n\
+        files = [{ host = \"$OPERATOR\", guest = \"/data\", mode = \"ro\" }]\nenv = [\"LANG\"]\n";
+    let signed = env.signed(ward_fixtures::HOSTILE, manifest, "h.wasm");
+    // Without the operator's values the install is refused, naming what is missing.
+    env.install(&signed)
+        .code(2)
+        .stderr(predicate::str::contains("--env LANG=VALUE"));
+    env.ward()
+        .args([
+            "install",
+            signed.to_str().unwrap(),
+            "--yes",
+            "--env",
+            "LANG=C.UTF-8",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--dir /data="));
+    env.ward()
+        .args([
+            "install",
+            signed.to_str().unwrap(),
+            "--yes",
+            "--env",
+            "LANG=C.UTF-8",
+            "--dir",
+            &format!("/data={}", data.display()),
+        ])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("as /data (read-only)"));
+    env.ward()
+        .args(["run", "example:hostile", "read-file", "path=/data/note.txt"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("granted"));
+    env.ward()
+        .args([
+            "run",
+            "example:hostile",
+            "write-file",
+            "path=/data/x",
+            "contents=y",
+        ])
+        .assert()
+        .code(1);
+    assert!(!data.join("x").exists());
+    let out = env
+        .ward()
+        .args(["run", "example:hostile", "read-env", "--json"])
+        .output()
+        .unwrap();
+    let value: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value["result"], serde_json::json!([["LANG", "C.UTF-8"]]));
+    env.ward()
+        .args(["run", "example:hostile", "read-passwd"])
+        .assert()
+        .code(1);
 }
