@@ -237,13 +237,13 @@ impl WasiHttpHooks for GrantedHttp {
 
 /// Logs a refusal once, at warn, and returns the error the guest sees.
 fn refuse(uri: &Uri, reason: &dyn fmt::Display, err: Error) -> Error {
-    let url = ward_policy_text(uri);
+    let url = logged_origin(uri);
     tracing::warn!(url = %url, reason = %reason, "outgoing HTTP request refused");
     err
 }
 
 /// The URL without path and query (they may carry data the log must not hold).
-fn ward_policy_text(uri: &Uri) -> String {
+fn logged_origin(uri: &Uri) -> String {
     format!(
         "{}://{}",
         uri.scheme_str().unwrap_or(""),
@@ -399,7 +399,7 @@ impl Inner {
 
         check_response_head(&response, &limits)
             .map_err(|(reason, err)| refuse(&uri, &reason, err))?;
-        tracing::debug!(url = %ward_policy_text(&uri), status = response.status().as_u16(), "outgoing HTTP response");
+        tracing::debug!(url = %logged_origin(&uri), status = response.status().as_u16(), "outgoing HTTP response");
 
         let between = options.and_then(|o| o.between_bytes_timeout);
         let response = response.map(|incoming| {
