@@ -576,9 +576,20 @@ pub(crate) fn run_installed(home: &Home, args: RunInstalledArgs) -> Result<(), F
             installed.digest
         )));
     };
-    let grants = call_grants(&stored).context("the stored grants are unreadable")?;
+    let mut grants = call_grants(&stored).context("the stored grants are unreadable")?;
     let manifest = Manifest::parse(installed.manifest_toml.as_bytes())
         .context("the installed manifest is unreadable")?;
+    let kv_granted = stored.as_array().is_some_and(|entries| {
+        entries
+            .iter()
+            .any(|e| e["kind"] == "capability" && e["capability"] == "kv")
+    });
+    if let (Some(kv), true) = (&manifest.capabilities.keyvalue, kv_granted) {
+        let kv_store = Store::open(home.root()).context("cannot open the key-value store")?;
+        grants.keyvalue = Some(std::sync::Arc::new(crate::kv::StoreKv::new(
+            kv_store, &args.name, kv.quota,
+        )));
+    }
     let bytes = store.get_blob(&installed.blob)?;
     let runtime = run::runtime(home)?;
     let limits = manifest.limits();

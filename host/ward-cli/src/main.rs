@@ -6,6 +6,7 @@ mod describe;
 mod fetch;
 mod home;
 mod install;
+mod kv;
 mod output;
 mod policy;
 mod run;

@@ -719,3 +719,167 @@ fn installed_plugin_gets_exactly_its_directory_and_environment() {
         .assert()
         .code(1);
 }
+
+fn notes_manifest(name: &str, quota: &str) -> String {
+    format!(
+        "name = \"{name}\"\nversion = \"1.0.0\"\ndescription = \"notes\"\n[capabilities]\n\
+         files = [{{ host = \"$OPERATOR\", guest = \"/notes\", mode = \"rw\" }}]\n\
+         keyvalue = {{ quota = \"{quota}\" }}\n"
+    )
+}
+
+fn install_notes(env: &Env, name: &str, quota: &str, dir: &Path) {
+    std::fs::write(
+        env.home().join("policy.toml"),
+        "[[preapprove]]\nplugin = \"example:*\"\ncapabilities = [\"kv\", \"writable-paths\"]\n",
+    )
+    .unwrap();
+    let file = format!("{}.wasm", name.replace(':', "-"));
+    let signed = env.signed(ward_fixtures::NOTES, &notes_manifest(name, quota), &file);
+    env.ward()
+        .args([
+            "install",
+            signed.to_str().unwrap(),
+            "--yes",
+            "--dir",
+            &format!("/notes={}", dir.display()),
+        ])
+        .assert()
+        .success();
+}
+
+fn run_json(env: &Env, args: &[&str]) -> Value {
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let out = env.ward().args(&all).output().unwrap();
+    serde_json::from_slice::<Value>(&out.stdout).unwrap()["result"].clone()
+}
+
+#[test]
+fn notes_use_key_value_and_the_granted_directory() {
+    let env = Env::new();
+    let dir = env.root.join("notes-out");
+    std::fs::create_dir(&dir).unwrap();
+    install_notes(&env, "example:notes", "64KiB", &dir);
+    assert_eq!(
+        run_json(
+            &env,
+            &["example:notes", "add-note", "title=todo", "body=buy milk"]
+        ),
+        serde_json::json!({"ok": null})
+    );
+    assert_eq!(
+        run_json(&env, &["example:notes", "get-note", "title=todo"]),
+        serde_json::json!({"ok": "buy milk"})
+    );
+    assert_eq!(
+        run_json(&env, &["example:notes", "export-note", "title=todo"]),
+        serde_json::json!({"ok": "/notes/todo.txt"})
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("todo.txt")).unwrap(),
+        "buy milk"
+    );
+}
+
+#[test]
+fn another_plugins_key_value_namespace_is_invisible() {
+    let env = Env::new();
+    let dir = env.root.join("out");
+    std::fs::create_dir(&dir).unwrap();
+    install_notes(&env, "example:notes", "64KiB", &dir);
+    install_notes(&env, "example:other-notes", "64KiB", &dir);
+    run_json(
+        &env,
+        &["example:notes", "add-note", "title=secret", "body=mine"],
+    );
+    // The same code under another name gets another namespace: it cannot read the note.
+    assert_eq!(
+        run_json(&env, &["example:other-notes", "get-note", "title=secret"]),
+        serde_json::json!({"ok": null})
+    );
+    assert_eq!(
+        run_json(&env, &["example:notes", "get-note", "title=secret"]),
+        serde_json::json!({"ok": "mine"})
+    );
+}
+
+#[test]
+fn key_value_quota_is_enforced() {
+    let env = Env::new();
+    let dir = env.root.join("out");
+    std::fs::create_dir(&dir).unwrap();
+    install_notes(&env, "example:notes", "1KiB", &dir);
+    let big = "x".repeat(600);
+    assert_eq!(
+        run_json(
+            &env,
+            &[
+                "example:notes",
+                "add-note",
+                "title=a",
+                &format!("body={big}")
+            ]
+        ),
+        serde_json::json!({"ok": null})
+    );
+    assert_eq!(
+        run_json(
+            &env,
+            &[
+                "example:notes",
+                "add-note",
+                "title=b",
+                &format!("body={big}")
+            ]
+        ),
+        serde_json::json!({"err": "the key-value quota is full"})
+    );
+    // Replacing a value counts its new size, not both.
+    assert_eq!(
+        run_json(
+            &env,
+            &[
+                "example:notes",
+                "add-note",
+                "title=a",
+                &format!("body={big}")
+            ]
+        ),
+        serde_json::json!({"ok": null})
+    );
+}
+
+#[test]
+fn uninstall_purge_removes_key_value_data() {
+    let env = Env::new();
+    let dir = env.root.join("out");
+    std::fs::create_dir(&dir).unwrap();
+    install_notes(&env, "example:notes", "64KiB", &dir);
+    run_json(
+        &env,
+        &["example:notes", "add-note", "title=t", "body=kept?"],
+    );
+    env.ward()
+        .args(["uninstall", "example:notes", "--purge"])
+        .assert()
+        .success();
+    install_notes(&env, "example:notes", "64KiB", &dir);
+    assert_eq!(
+        run_json(&env, &["example:notes", "get-note", "title=t"]),
+        serde_json::json!({"ok": null})
+    );
+}
+
+#[test]
+fn key_value_without_a_grant_is_denied() {
+    // The component imports ward:plugin/keyvalue; a manifest that does not declare it is
+    // refused at install, so the import can never be used ungranted.
+    let env = Env::new();
+    let manifest = "name = \"example:notes\"\nversion = \"1.0.0\"\ndescription = \"x\"\n";
+    let signed = env.signed(ward_fixtures::NOTES, manifest, "n.wasm");
+    env.install(&signed)
+        .code(1)
+        .stderr(predicate::str::contains("ward:plugin/keyvalue"));
+}

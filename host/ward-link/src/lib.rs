@@ -8,15 +8,25 @@
 //! up to the call's output limit.
 #![deny(missing_docs)]
 
+mod keyvalue;
 mod limiter;
 mod log;
 mod pipe;
+
+/// Host bindings for ward's own interfaces (`ward:plugin/host` in `wit/plugin.wit`).
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "ward:plugin/host",
+    });
+}
 
 use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
+pub use keyvalue::{KeyValue, KvError, MAX_KV_KEY_BYTES, MAX_KV_VALUE_BYTES};
 pub use limiter::Limiter;
 
 pub use pipe::CappedPipe;
@@ -31,6 +41,9 @@ pub struct Grants {
     pub env: Vec<(String, String)>,
     /// Host directories the guest sees, each at its guest path.
     pub dirs: Vec<DirGrant>,
+    /// The plugin's private key-value namespace, if granted. The host binds it to the plugin;
+    /// the guest never names a namespace.
+    pub keyvalue: Option<std::sync::Arc<dyn KeyValue>>,
 }
 
 impl std::fmt::Debug for Grants {
@@ -40,6 +53,7 @@ impl std::fmt::Debug for Grants {
             .field("argv", &self.argv.len())
             .field("env", &self.env.iter().map(|(k, _)| k).collect::<Vec<_>>())
             .field("dirs", &self.dirs)
+            .field("keyvalue", &self.keyvalue.is_some())
             .finish()
     }
 }
@@ -79,6 +93,7 @@ pub struct State {
     plugin: String,
     log_budget: u64,
     log_dropped: bool,
+    keyvalue: Option<std::sync::Arc<dyn KeyValue>>,
 }
 
 impl State {
@@ -131,6 +146,7 @@ impl State {
             plugin: plugin.to_owned(),
             log_budget: limits.output_bytes,
             log_dropped: false,
+            keyvalue: grants.keyvalue.clone(),
         })
     }
 
@@ -212,6 +228,7 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<State>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    log::bindings::ward::plugin::log::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+    bindings::ward::plugin::log::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+    bindings::ward::plugin::keyvalue::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
     Ok(linker)
 }

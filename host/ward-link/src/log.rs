@@ -2,14 +2,7 @@
 
 use crate::State;
 
-pub(crate) mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../../wit",
-        world: "ward:plugin/plugin",
-    });
-}
-
-use bindings::ward::plugin::log::{Host, Level};
+use crate::bindings::ward::plugin::log::{Host, Level};
 
 /// Longest log line kept; longer lines are cut, so a guest cannot make the host log
 /// unbounded text.

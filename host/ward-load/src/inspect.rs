@@ -54,7 +54,7 @@ const WASI_PACKAGES: &[&str] = &[
 ];
 
 /// ward's own interfaces.
-const WARD_INTERFACES: &[&str] = &["ward:plugin/log@0.1."];
+const WARD_INTERFACES: &[&str] = &["ward:plugin/log@0.1.", "ward:plugin/keyvalue@0.1."];
 
 /// Whether ward provides the interface `name` to plugins.
 pub fn is_known_import(name: &str) -> bool {
