@@ -34,6 +34,8 @@ use crate::{SecretError, SecretValue};
 pub const KEY_FILE: &str = "secrets.key";
 /// Name of the encrypted secrets file in ward's home.
 pub const SECRETS_FILE: &str = "secrets.enc";
+/// Name of the lock file that serialises writers (two `ward secret set` at once lose nothing).
+const LOCK_FILE: &str = "secrets.lock";
 /// Length of the key in bytes.
 pub const KEY_LEN: usize = 32;
 /// Largest `secrets.enc` ward reads or writes. Threat: a planted or runaway file makes ward
@@ -105,8 +107,9 @@ impl SecretStore {
 
     /// Stores `value` under `name`, replacing any previous value, and rewrites `secrets.enc`.
     /// Creates `home` (0700) and `secrets.key` (0600, `create_new`) if this is the first secret.
-    /// Refuses an invalid name, an empty or oversized value, or a full store; on any error the
-    /// store on disk and in memory is unchanged.
+    /// Refuses an invalid name, an empty or oversized value, or a full store; on any error
+    /// `secrets.enc` is unchanged. Writers take a lock (`secrets.lock`) and re-read the files
+    /// under it, so concurrent changes from other processes are kept.
     pub fn set(&mut self, name: &str, value: Zeroizing<String>) -> Result<(), SecretError> {
         check_name(name)?;
         if value.is_empty() {
@@ -120,6 +123,8 @@ impl SecretStore {
                 len: value.len(),
             });
         }
+        let _lock = self.lock()?;
+        self.reload()?;
         if !self.secrets.contains_key(name) && self.secrets.len() >= MAX_SECRETS {
             return Err(SecretError::TooMany);
         }
@@ -146,10 +151,15 @@ impl SecretStore {
         self.secrets.keys().cloned().collect()
     }
 
-    /// Removes `name` and rewrites `secrets.enc`. `Ok(false)` if there was no such secret (the
-    /// file is not touched).
+    /// Removes `name` and rewrites `secrets.enc` (under the writers' lock, like
+    /// [`SecretStore::set`]). `Ok(false)` if there was no such secret (the file is not touched).
     pub fn remove(&mut self, name: &str) -> Result<bool, SecretError> {
         check_name(name)?;
+        if !self.secrets.contains_key(name) {
+            return Ok(false);
+        }
+        let _lock = self.lock()?;
+        self.reload()?;
         if !self.secrets.contains_key(name) {
             return Ok(false);
         }
@@ -165,6 +175,34 @@ impl SecretStore {
         write_sealed(key, &next, &self.home, &self.enc_path)?;
         self.secrets = next;
         Ok(true)
+    }
+}
+
+impl SecretStore {
+    /// Takes the writers' lock; released when the returned file is dropped.
+    fn lock(&self) -> Result<File, SecretError> {
+        ensure_home(&self.home)?;
+        let path = self.home.join(LOCK_FILE);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(nofollow())
+            .open(&path)
+            .map_err(io_err("open", &path))?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| io_err("lock", &path)(e.into()))?;
+        Ok(file)
+    }
+
+    /// Re-reads both files under the lock, so a change by another process is not lost.
+    fn reload(&mut self) -> Result<(), SecretError> {
+        let fresh = SecretStore::open(&self.home)?;
+        self.key = fresh.key;
+        self.secrets = fresh.secrets;
+        Ok(())
     }
 }
 
@@ -482,8 +520,13 @@ mod tests {
         assert!(!enc.windows(13).any(|w| w == b"tok-123456789"));
         assert!(!enc.windows(9).any(|w| w == b"API_TOKEN"));
         assert_eq!(fs::read(home.join(KEY_FILE)).unwrap().len(), KEY_LEN);
-        // No temporary file left behind.
-        assert_eq!(fs::read_dir(&home).unwrap().count(), 2);
+        // No temporary file left behind: the key, the secrets and the writers' lock.
+        let mut names: Vec<_> = fs::read_dir(&home)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["secrets.enc", "secrets.key", "secrets.lock"]);
     }
 
     #[test]
@@ -495,6 +538,21 @@ mod tests {
         let b = fs::read(home.join(SECRETS_FILE)).unwrap();
         assert_ne!(a[20..32], b[20..32]);
         assert_ne!(a[32..], b[32..]);
+    }
+
+    #[test]
+    fn two_writers_lose_no_update() {
+        let (_d, home) = store_with_one();
+        let mut a = SecretStore::open(&home).unwrap();
+        let mut b = SecretStore::open(&home).unwrap();
+        a.set("FROM_A", z("value-a")).unwrap();
+        b.set("FROM_B", z("value-b")).unwrap();
+        assert!(b.remove("FROM_A").unwrap());
+        assert_eq!(
+            SecretStore::open(&home).unwrap().list(),
+            ["API_TOKEN", "FROM_B"]
+        );
+        assert_eq!(b.list(), ["API_TOKEN", "FROM_B"]);
     }
 
     #[test]
