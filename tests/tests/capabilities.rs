@@ -246,3 +246,92 @@ async fn env_var_not_granted_is_invisible() {
     let out = call("read-env", json!({}), &grants).await;
     assert_eq!(out, json!([["LANG", "C.UTF-8"]]));
 }
+
+/// A loopback HTTP server answering every request with `hello from the server`; counts
+/// connections.
+fn server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(16) {
+            let Ok(mut stream) = stream else { return };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let body = "hello from the server";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (addr.to_string(), hits)
+}
+
+fn http_grants(network: &str) -> Grants {
+    let manifest = ward_manifest::Manifest::parse(
+        format!(
+            "name = \"example:hostile\"\nversion = \"1.0.0\"\n[capabilities]\nnetwork = [{network}]\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    Grants {
+        http: Some(ward_http::GrantedHttp::new(
+            ward_http::HttpGrant::from_rules(&manifest.capabilities.network),
+        )),
+        ..Grants::default()
+    }
+}
+
+#[tokio::test]
+async fn granted_http_destination_is_reached() {
+    let (addr, hits) = server();
+    let grants = http_grants(&format!(
+        "{{ url = \"http://{addr}\", methods = [\"GET\"] }}"
+    ));
+    let out = call(
+        "http-fetch",
+        json!({"authority": addr, "path": "/x"}),
+        &grants,
+    )
+    .await;
+    assert_eq!(out, json!({"ok": "200 hello from the server"}));
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn unlisted_host_is_refused_unsent() {
+    let (addr, hits) = server();
+    let grants = http_grants("{ url = \"https://api.example.com\" }");
+    let out = call(
+        "http-fetch",
+        json!({"authority": addr, "path": "/x"}),
+        &grants,
+    )
+    .await;
+    assert!(is_err(&out), "{out}");
+    assert!(out.to_string().to_lowercase().contains("denied"), "{out}");
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the request was sent"
+    );
+}
+
+#[tokio::test]
+async fn http_without_a_grant_is_refused_unsent() {
+    let (addr, hits) = server();
+    let out = call(
+        "http-fetch",
+        json!({"authority": addr, "path": "/"}),
+        &Grants::default(),
+    )
+    .await;
+    assert!(is_err(&out), "{out}");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+}

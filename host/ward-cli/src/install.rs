@@ -590,6 +590,16 @@ pub(crate) fn run_installed(home: &Home, args: RunInstalledArgs) -> Result<(), F
             kv_store, &args.name, kv.quota,
         )));
     }
+    let http_granted = stored.as_array().is_some_and(|entries| {
+        entries
+            .iter()
+            .any(|e| e["kind"] == "capability" && e["capability"] == "http")
+    });
+    if http_granted && !manifest.capabilities.network.is_empty() {
+        grants.http = Some(ward_http::GrantedHttp::new(
+            ward_http::HttpGrant::from_rules(&manifest.capabilities.network),
+        ));
+    }
     let bytes = store.get_blob(&installed.blob)?;
     let runtime = run::runtime(home)?;
     let limits = manifest.limits();

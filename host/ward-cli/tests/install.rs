@@ -883,3 +883,45 @@ fn key_value_without_a_grant_is_denied() {
         .code(1)
         .stderr(predicate::str::contains("ward:plugin/keyvalue"));
 }
+
+#[test]
+fn installed_plugin_reaches_only_its_granted_host() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let env = Env::new();
+    std::fs::write(
+        env.home().join("policy.toml"),
+        "[[preapprove]]\nplugin = \"example:*\"\ncapabilities = [\"http\"]\n",
+    )
+    .unwrap();
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let url = serve(move |s| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
+        );
+    });
+    let authority = url.trim_start_matches("http://").to_owned();
+    let manifest = format!(
+        "name = \"example:hostile\"\nversion = \"1.0.0\"\ndescription = \"x\"\n\
+         [capabilities]\nnetwork = [{{ url = \"{url}\", methods = [\"GET\"] }}]\n"
+    );
+    let signed = env.signed(ward_fixtures::HOSTILE, &manifest, "h.wasm");
+    env.install(&signed).success();
+    assert_eq!(
+        run_json(
+            &env,
+            &[
+                "example:hostile",
+                "http-fetch",
+                &format!("authority={authority}"),
+                "path=/"
+            ]
+        ),
+        serde_json::json!({"ok": "200 hi"})
+    );
+    let refused = run_json(&env, &["example:hostile", "http-get"]);
+    assert!(refused.get("err").is_some(), "{refused}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}

@@ -1,10 +1,11 @@
 //! Link: the per-call store state and the one linker every plugin is instantiated with.
 //!
 //! The linker provides WASI 0.2 (cli, io, clocks, random, filesystem, sockets), `wasi:http`
-//! and `ward:plugin/log`, and every one of them grants nothing unless the call's [`Grants`]
-//! say so: no preopened directories, no environment, no arguments except a CLI command's argv,
-//! an empty stdin, TCP, UDP and name lookup disabled, and every outgoing HTTP request refused
-//! through wasmtime-wasi-http's `send_request` hook. stdout and stderr are captured in memory
+//! and `ward:plugin/{log,keyvalue}`, and every one of them grants nothing unless the call's
+//! [`Grants`] say so: no preopened directories, no environment, no arguments except a CLI
+//! command's argv, an empty stdin, TCP, UDP and name lookup disabled, and every outgoing HTTP
+//! request refused through wasmtime-wasi-http's `send_request` hook unless an HTTP grant
+//! (`ward-http`) allows its destination. stdout and stderr are captured in memory
 //! up to the call's output limit.
 #![deny(missing_docs)]
 
@@ -44,6 +45,9 @@ pub struct Grants {
     /// The plugin's private key-value namespace, if granted. The host binds it to the plugin;
     /// the guest never names a namespace.
     pub keyvalue: Option<std::sync::Arc<dyn KeyValue>>,
+    /// Outgoing HTTP, if granted: only the granted destinations, checked again on every
+    /// resolved address. `None` refuses every request.
+    pub http: Option<ward_http::GrantedHttp>,
 }
 
 impl std::fmt::Debug for Grants {
@@ -54,6 +58,7 @@ impl std::fmt::Debug for Grants {
             .field("env", &self.env.iter().map(|(k, _)| k).collect::<Vec<_>>())
             .field("dirs", &self.dirs)
             .field("keyvalue", &self.keyvalue.is_some())
+            .field("http", &self.http.is_some())
             .finish()
     }
 }
@@ -86,7 +91,7 @@ pub struct State {
     wasi: WasiCtx,
     table: ResourceTable,
     http: WasiHttpCtx,
-    hooks: DenyHttp,
+    hooks: Box<dyn WasiHttpHooks>,
     limiter: Limiter,
     stdout: CappedPipe,
     stderr: CappedPipe,
@@ -139,7 +144,10 @@ impl State {
             wasi: builder.build(),
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
-            hooks: DenyHttp,
+            hooks: match &grants.http {
+                Some(granted) => Box::new(granted.clone()),
+                None => Box::new(DenyHttp),
+            },
             limiter: Limiter::new(limits),
             stdout,
             stderr,
@@ -187,7 +195,7 @@ impl WasiHttpView for State {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: &mut self.hooks,
+            hooks: &mut *self.hooks,
         }
     }
 }

@@ -120,6 +120,10 @@ impl Guest for Hostile {
         std::fs::hard_link(&target, &link).map_err(|e| e.to_string())
     }
 
+    fn http_fetch(authority: String, path: String) -> Result<String, String> {
+        http_get(&authority, &path)
+    }
+
     fn list_dir(path: String) -> Result<Vec<String>, String> {
         let mut names = Vec::new();
         for entry in std::fs::read_dir(&path).map_err(|e| e.to_string())? {
