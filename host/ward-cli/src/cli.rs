@@ -72,6 +72,31 @@ pub(crate) enum Command {
     },
     /// List the audit log, or verify that it is intact
     Audit(AuditArgs),
+    /// Manage secrets (encrypted at rest; plugins refer to them by name, never see values)
+    Secret {
+        #[command(subcommand)]
+        command: SecretCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SecretCommand {
+    /// Store a secret: the value is read from a no-echo prompt, or from stdin when piped
+    Set {
+        /// The secret's name (A-Z, 0-9, _)
+        name: String,
+    },
+    /// List the names of stored secrets (never their values)
+    List {
+        /// Print JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a secret
+    Rm {
+        /// The secret's name
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]

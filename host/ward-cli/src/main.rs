@@ -10,6 +10,7 @@ mod kv;
 mod output;
 mod policy;
 mod run;
+mod secret;
 
 use std::process::ExitCode;
 
@@ -127,5 +128,6 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Rollback(args) => admin::rollback(&home, args),
         Command::Trust { command } => admin::trust(&home, command),
         Command::Audit(args) => admin::audit(&home, args),
+        Command::Secret { command } => secret::secret(&home, command),
     }
 }

@@ -259,3 +259,60 @@ fn data_directory_open_to_others_is_refused() {
             "other users have access (mode 0755)",
         ));
 }
+
+#[test]
+fn secrets_are_stored_encrypted_and_listed_by_name_only() {
+    let home = home();
+    let value = "s3cr3t-value-that-must-not-leak";
+    let out = ward(&home)
+        .args(["secret", "set", "API_TOKEN"])
+        .write_stdin(format!("{value}\n"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(value));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(value));
+    let on_disk = std::fs::read(home.path().join("ward/secrets.enc")).unwrap();
+    assert!(!on_disk.windows(value.len()).any(|w| w == value.as_bytes()));
+    ward(&home)
+        .args(["secret", "list"])
+        .assert()
+        .success()
+        .stdout("API_TOKEN\n");
+    ward(&home)
+        .args(["secret", "rm", "API_TOKEN"])
+        .assert()
+        .success();
+    ward(&home)
+        .args(["secret", "list"])
+        .assert()
+        .success()
+        .stdout("");
+    ward(&home)
+        .args(["secret", "set", "bad name"])
+        .write_stdin("x")
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn secret_key_file_open_to_others_fails_closed() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = home();
+    ward(&home)
+        .args(["secret", "set", "A"])
+        .write_stdin("value")
+        .assert()
+        .success();
+    let key = home.path().join("ward/secrets.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    ward(&home)
+        .args(["secret", "list"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("secrets.key"));
+}
