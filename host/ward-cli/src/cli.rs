@@ -136,20 +136,9 @@ pub(crate) struct InstallArgs {
 pub(crate) struct RunInstalledArgs {
     /// The plugin (namespace:name)
     pub(crate) name: String,
-    /// The command to run (`run` for a wasi:cli program)
-    pub(crate) command: String,
-    /// Arguments as NAME=VALUE, each read according to the parameter's WIT type
-    #[arg(value_name = "NAME=VALUE", conflicts_with = "args")]
-    pub(crate) pairs: Vec<String>,
-    /// Arguments as one JSON object keyed by parameter name ('-' reads it from stdin)
-    #[arg(long, value_name = "JSON")]
-    pub(crate) args: Option<String>,
-    /// Arguments of a wasi:cli program (after --)
-    #[arg(last = true, value_name = "ARGV")]
-    pub(crate) argv: Vec<String>,
-    /// Print a JSON object with the result, or the error, on stdout
-    #[arg(long)]
-    pub(crate) json: bool,
+
+    #[command(flatten)]
+    pub(crate) call: CallArgs,
 }
 
 #[derive(Debug, Args)]
@@ -236,6 +225,16 @@ pub(crate) struct RunArgs {
     /// The component (.wasm)
     pub(crate) path: PathBuf,
 
+    #[command(flatten)]
+    pub(crate) call: CallArgs,
+
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+}
+
+/// What to call and with which arguments; shared by `ward run` and `ward dev run`.
+#[derive(Debug, Args)]
+pub(crate) struct CallArgs {
     /// The command to run (`run` for a wasi:cli program)
     pub(crate) command: String,
 
@@ -255,9 +254,6 @@ pub(crate) struct RunArgs {
     /// Print a JSON object with the result, or the error, on stdout
     #[arg(long)]
     pub(crate) json: bool,
-
-    #[command(flatten)]
-    pub(crate) limits: LimitArgs,
 }
 
 #[derive(Debug, Args)]

@@ -12,7 +12,7 @@ use ward_store::{AuditAction, AuditEvent, InstallRecord, Outcome, Store};
 use crate::cli::{InstallArgs, PackArgs, RunInstalledArgs};
 use crate::home::Home;
 use crate::policy::OperatorPolicy;
-use crate::run::{self, CallRequest};
+use crate::run;
 use crate::{EXIT_PLUGIN, Failure, fetch, output};
 
 /// Opens the store in `home` with the operator policy's settings.
@@ -603,19 +603,14 @@ pub(crate) fn run_installed(home: &Home, args: RunInstalledArgs) -> Result<(), F
     let bytes = store.get_blob(&installed.blob)?;
     let runtime = run::runtime(home)?;
     let limits = manifest.limits();
-    let request = CallRequest {
-        command: args.command.clone(),
-        pairs: args.pairs,
-        args: args.args,
-        argv: args.argv,
-        json: args.json,
-    };
+
+    let command = args.call.command.clone();
     let started = std::time::Instant::now();
-    let result = run::call(&runtime, &args.name, &bytes, request, &limits, &grants);
+    let result = run::call(&runtime, &args.name, &bytes, args.call, &limits, &grants);
     let mut event = AuditEvent::new(AuditAction::Run);
     event.plugin = Some(args.name.clone());
     event.digest = Some(installed.digest.clone());
-    event.detail.command = Some(args.command.clone());
+    event.detail.command = Some(command.clone());
     event.detail.duration_ms =
         Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
     match &result {

@@ -5,7 +5,7 @@ use std::io::Read;
 use anyhow::{Context, anyhow};
 use serde_json::{Value, json};
 
-use crate::cli::{LimitArgs, RunArgs};
+use crate::cli::{CallArgs, LimitArgs, RunArgs};
 use crate::home::Home;
 use crate::output;
 use crate::{EXIT_PLUGIN, EXIT_USAGE, Failure};
@@ -42,15 +42,6 @@ pub(crate) fn runtime(home: &Home) -> anyhow::Result<Runtime> {
     })?)
 }
 
-/// What the caller asked to run.
-pub(crate) struct CallRequest {
-    pub(crate) command: String,
-    pub(crate) pairs: Vec<String>,
-    pub(crate) args: Option<String>,
-    pub(crate) argv: Vec<String>,
-    pub(crate) json: bool,
-}
-
 pub(crate) fn dev_run(home: &Home, args: RunArgs) -> Result<(), Failure> {
     let limits = limits_from(&args.limits).map_err(Failure::usage)?;
     let runtime = runtime(home)?;
@@ -63,18 +54,11 @@ pub(crate) fn dev_run(home: &Home, args: RunArgs) -> Result<(), Failure> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "plugin".into());
-    let request = CallRequest {
-        command: args.command,
-        pairs: args.pairs,
-        args: args.args,
-        argv: args.argv,
-        json: args.json,
-    };
     call(
         &runtime,
         &name,
         &bytes,
-        request,
+        args.call,
         &limits,
         &Grants::default(),
     )
@@ -86,7 +70,7 @@ pub(crate) fn call(
     runtime: &Runtime,
     name: &str,
     bytes: &[u8],
-    req: CallRequest,
+    req: CallArgs,
     limits: &Limits,
     grants: &Grants,
 ) -> Result<(), Failure> {
