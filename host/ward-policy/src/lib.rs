@@ -5,9 +5,11 @@
 //! wasmtime settings.
 #![deny(missing_docs)]
 
+pub mod gates;
 pub mod limits;
 pub mod text;
 
+pub use gates::{GateParseError, Rate, parse_period, parse_rate};
 pub use limits::{
     COMPILE_TIMEOUT, Limit, LimitExceeded, Limits, MAX_COMPONENT_BYTES, MAX_FUNCTION_BODY_BYTES,
     MAX_FUNCTIONS, MAX_WASM_STACK, ParseError, format_bytes, format_duration, parse_count,

@@ -51,6 +51,18 @@ pub enum AuditAction {
     Grant,
     /// The operator resealed a log that failed its integrity check.
     AuditReseal,
+    /// An agent token was created.
+    TokenCreate,
+    /// An agent token was revoked.
+    TokenRevoke,
+    /// A run waits for the operator's confirmation.
+    ConfirmRequest,
+    /// The operator approved a pending confirmation.
+    ConfirmApprove,
+    /// The operator denied a pending confirmation (or it was denied by expiry or restart).
+    ConfirmDeny,
+    /// An agent API request other than a run (listing commands, polling a confirmation).
+    AgentRequest,
 }
 
 impl AuditAction {
@@ -71,6 +83,12 @@ impl AuditAction {
             AuditAction::Deny => "deny",
             AuditAction::Grant => "grant",
             AuditAction::AuditReseal => "audit-reseal",
+            AuditAction::TokenCreate => "token-create",
+            AuditAction::TokenRevoke => "token-revoke",
+            AuditAction::ConfirmRequest => "confirm-request",
+            AuditAction::ConfirmApprove => "confirm-approve",
+            AuditAction::ConfirmDeny => "confirm-deny",
+            AuditAction::AgentRequest => "agent-request",
         }
     }
 }
@@ -144,6 +162,21 @@ pub struct AuditDetail {
     /// Duration of a run in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// The agent token's id (never the token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// The API endpoint of an agent or operator request, e.g. `"run"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<&'static str>,
+    /// The pending confirmation concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<String>,
+    /// Fuel a run consumed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fuel: Option<u64>,
+    /// Bytes of the reply body (never its content).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_out: Option<u64>,
 }
 
 /// One event to append.

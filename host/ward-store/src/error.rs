@@ -162,6 +162,20 @@ pub enum StoreError {
         "the audit log failed its integrity check ({0}); state changes are refused until the operator runs `ward audit verify` and reseals the log"
     )]
     AuditBroken(String),
+    /// The agent token id is unknown or already revoked.
+    #[error("agent token {0} is not an active token; `ward token list` shows the tokens")]
+    UnknownToken(String),
+    /// The confirmation id is unknown.
+    #[error("confirmation {0} does not exist; `ward confirm list` shows the pending ones")]
+    UnknownConfirmation(String),
+    /// The confirmation was already decided, used or expired.
+    #[error("confirmation {id} is {state}, not pending; a confirmation is decided once")]
+    ConfirmationNotPending {
+        /// The confirmation.
+        id: String,
+        /// Its state.
+        state: &'static str,
+    },
     /// A failure injected by a test fail point.
     #[error("injected failure at fail point {0}")]
     FailPoint(&'static str),

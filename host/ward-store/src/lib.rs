@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod agent;
 mod audit;
 mod blob;
 mod error;
@@ -28,6 +29,10 @@ use cap_std::ambient_authority;
 use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, OpenOptions, OpenOptionsExt};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+pub use agent::{
+    AgentToken, ConfirmState, Confirmation, IssuedToken, MAX_SUMMARY_BYTES, NewConfirmation, NewToken,
+    TOKEN_LEN, TOKEN_PREFIX, TokenCheck, Usage, UsageDelta, utc_day,
+};
 pub use audit::{
     AUDIT_HASH_DOMAIN, AuditAction, AuditDetail, AuditEvent, AuditQuery, AuditReport, AuditRow,
     GENESIS_HASH, Outcome, audit_row_hash,
@@ -42,7 +47,7 @@ pub use registry::{
 };
 
 /// Schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Default number of previous versions kept besides the current one.
 pub const DEFAULT_KEEP_VERSIONS: usize = 3;
@@ -264,6 +269,10 @@ impl Store {
             tx.execute_batch(SCHEMA_V1)?;
             tx.pragma_update(None, "user_version", 1)?;
         }
+        if found < 2 {
+            tx.execute_batch(agent::SCHEMA_V2)?;
+            tx.pragma_update(None, "user_version", 2)?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -411,31 +420,7 @@ impl Store {
     pub fn append_audit_batch(&mut self, events: &[AuditEvent]) -> Result<(), StoreError> {
         self.check_audit_ok()?;
         for ev in events {
-            let d = &ev.detail;
-            let idents = [
-                ("actor", &ev.actor),
-                ("plugin name", &ev.plugin),
-                ("digest", &ev.digest),
-                ("command", &d.command),
-                ("key id", &d.key_id),
-                ("version", &d.version),
-                ("version", &d.from_version),
-                ("version", &d.to_version),
-            ];
-            for (what, v) in idents {
-                if let Some(v) = v {
-                    names::check_ident(what, v)?;
-                }
-            }
-            for v in d
-                .capabilities
-                .iter()
-                .chain(&d.scopes)
-                .chain(&d.plugins)
-                .chain(&d.pruned)
-            {
-                names::check_ident("audit detail item", v)?;
-            }
+            check_event(ev)?;
         }
         let tx = self
             .conn
@@ -542,6 +527,39 @@ impl Store {
         self.audit_broken = None;
         Ok(())
     }
+}
+
+/// Checks the identifiers in an event (actor, plugin, digest, command, key id, versions, token and
+/// confirmation ids) like every identifier the store keeps: bounded, no control or bidi characters.
+pub(crate) fn check_event(ev: &AuditEvent) -> Result<(), StoreError> {
+    let d = &ev.detail;
+    let idents = [
+        ("actor", &ev.actor),
+        ("plugin name", &ev.plugin),
+        ("digest", &ev.digest),
+        ("command", &d.command),
+        ("key id", &d.key_id),
+        ("version", &d.version),
+        ("version", &d.from_version),
+        ("version", &d.to_version),
+        ("token id", &d.token),
+        ("confirmation id", &d.confirmation),
+    ];
+    for (what, v) in idents {
+        if let Some(v) = v {
+            names::check_ident(what, v)?;
+        }
+    }
+    for v in d
+        .capabilities
+        .iter()
+        .chain(&d.scopes)
+        .chain(&d.plugins)
+        .chain(&d.pruned)
+    {
+        names::check_ident("audit detail item", v)?;
+    }
+    Ok(())
 }
 
 /// Appends `events` to the audit log in `tx`, commits, and advances `audit.head`. The fail points

@@ -4,11 +4,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The current time as RFC 3339 UTC with second precision, e.g. `2026-11-22T06:06:25Z`.
 pub(crate) fn now_rfc3339() -> String {
-    let secs = SystemTime::now()
+    format_unix(now_unix())
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn now_unix() -> u64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(0);
-    format_unix(secs)
+        .unwrap_or(0)
 }
 
 /// Formats seconds since the Unix epoch as RFC 3339 UTC.

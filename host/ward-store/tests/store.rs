@@ -1227,3 +1227,246 @@ fn killed_at_each_fail_point_leaves_old_or_new_state() {
         }
     }
 }
+
+// ---- agent tokens, usage counters and confirmations (issue 6) ----
+
+mod agent {
+    use super::*;
+    use ward_store::{
+        ConfirmState, NewConfirmation, NewToken, TokenCheck, Usage, UsageDelta, utc_day,
+    };
+
+    fn token_spec() -> NewToken {
+        NewToken {
+            plugin: NAME.into(),
+            command: Some("greet".into()),
+            rate: Some((10, 60)),
+            daily_calls: Some(100),
+            daily_cpu_ms: Some(60_000),
+            expires_in_secs: Some(30 * 86_400),
+        }
+    }
+
+    #[test]
+    fn token_is_printed_once_and_only_its_hash_is_stored() {
+        let h = home();
+        let mut store = Store::open(&h.path).unwrap();
+        let issued = store.token_create(&token_spec()).unwrap();
+        assert!(issued.token.starts_with("wk_"));
+        assert_eq!(issued.token.len(), ward_store::TOKEN_LEN);
+        assert!(!format!("{issued:?}").contains(&issued.token));
+        // The token text is nowhere in the database file.
+        drop(store);
+        let raw = std::fs::read(h.path.join("store.db")).unwrap();
+        let needle = issued.token.as_bytes();
+        assert!(!raw.windows(needle.len()).any(|w| w == needle));
+        let store = Store::open(&h.path).unwrap();
+        match store.token_check(&issued.token).unwrap() {
+            TokenCheck::Valid(t) => {
+                assert_eq!(t.id, issued.row.id);
+                assert_eq!(t.plugin, NAME);
+                assert_eq!(t.command.as_deref(), Some("greet"));
+                assert_eq!((t.rate_count, t.rate_per_secs), (Some(10), Some(60)));
+                assert_eq!(t.daily_calls, Some(100));
+            }
+            other => panic!("{other:?}"),
+        }
+        let list = store.token_list().unwrap();
+        assert_eq!(list.len(), 1);
+        let rows = store.audit_list(AuditQuery::default()).unwrap();
+        assert_eq!(rows.last().unwrap().action, "token-create");
+        assert!(!rows.last().unwrap().detail.to_string().contains("wk_"));
+    }
+
+    #[test]
+    fn wrong_or_malformed_token_is_unknown() {
+        let h = home();
+        let mut store = Store::open(&h.path).unwrap();
+        let issued = store.token_create(&token_spec()).unwrap();
+        let mut wrong = issued.token.clone().into_bytes();
+        let last = wrong.len() - 1;
+        wrong[last] = if wrong[last] == b'a' { b'b' } else { b'a' };
+        let wrong = String::from_utf8(wrong).unwrap();
+        for presented in [wrong.as_str(), "", "wk_", "Bearer x", &"a".repeat(10_000)] {
+            assert_eq!(store.token_check(presented).unwrap(), TokenCheck::Unknown);
+        }
+    }
+
+    #[test]
+    fn revoked_token_is_refused_immediately() {
+        let h = home();
+        let mut store = Store::open(&h.path).unwrap();
+        let issued = store.token_create(&token_spec()).unwrap();
+        // A second connection (the daemon's) sees the revocation at once.
+        let other = Store::open(&h.path).unwrap();
+        store.token_revoke(&issued.row.id).unwrap();
+        assert!(matches!(
+            other.token_check(&issued.token).unwrap(),
+            TokenCheck::Revoked(_)
+        ));
+        assert!(matches!(
+            store.token_revoke(&issued.row.id),
+            Err(StoreError::UnknownToken(_))
+        ));
+        assert!(matches!(
+            store.token_revoke("tk_nope"),
+            Err(StoreError::UnknownToken(_))
+        ));
+    }
+
+    #[test]
+    fn expired_token_is_refused() {
+        let h = home();
+        let mut store = Store::open(&h.path).unwrap();
+        let issued = store
+            .token_create(&NewToken {
+                expires_in_secs: Some(0),
+                ..token_spec()
+            })
+            .unwrap();
+        assert!(matches!(
+            store.token_check(&issued.token).unwrap(),
+            TokenCheck::Expired(_)
+        ));
+    }
+
+    #[test]
+    fn usage_is_committed_with_its_audit_rows() {
+        let h = home();
+        let mut store = Store::open(&h.path).unwrap();
+        let day = utc_day();
+        let delta = |calls| UsageDelta {
+            scope: "token:tk_1".into(),
+            day: day.clone(),
+            usage: Usage {
+                calls,
+                cpu_ms: 5,
+                fuel: 7,
+            },
+        };
+        let mut ev = AuditEvent::new(AuditAction::Run);
+        ev.detail.token = Some("tk_1".into());
+        store
+            .record_requests(&[ev.clone(), ev.clone()], &[delta(1), delta(2)])
+            .unwrap();
+        assert_eq!(
+            store.usage("token:tk_1", &day).unwrap(),
+            Usage {
+                calls: 3,
+                cpu_ms: 10,
+                fuel: 14
+            }
+        );
+        // A failed commit leaves neither the rows nor the counters.
+        store.set_fail_point(Some("before-commit"));
+        assert!(store.record_requests(&[ev.clone()], &[delta(5)]).is_err());
+        store.set_fail_point(None);
+        assert_eq!(store.usage("token:tk_1", &day).unwrap().calls, 3);
+        assert_eq!(store.audit_verify().unwrap().rows, 2);
+        // An event with a control character in an identifier is refused, nothing written.
+        ev.detail.token = Some("tk\n1".into());
+        assert!(store.record_requests(&[ev], &[delta(1)]).is_err());
+        assert_eq!(store.usage("token:tk_1", &day).unwrap().calls, 3);
+    }
+
+    fn pending(store: &mut Store, hash: &str, ttl: u64) -> ward_store::Confirmation {
+        store
+            .confirmation_create(&NewConfirmation {
+                token: "tk_1".into(),
+                plugin: NAME.into(),
+                command: "greet".into(),
+                action_hash: hash.into(),
+                summary: "acme:hello greet(name=\"x\")".into(),
+                ttl_secs: ttl,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn confirmation_approve_is_single_use_and_bound_to_the_action() {
+        let h = home();
+        let mut store = Store::open(&h.path).unwrap();
+        let c = pending(&mut store, "aa", 600);
+        assert_eq!(store.confirmation_list(false).unwrap().len(), 1);
+        assert!(!store.confirmation_use(&c.id, "aa").unwrap()); // not approved yet
+        assert_eq!(
+            store.confirmation_decide(&c.id, true).unwrap().state,
+            ConfirmState::Approved
+        );
+        assert!(matches!(
+            store.confirmation_decide(&c.id, false),
+            Err(StoreError::ConfirmationNotPending { .. })
+        ));
+        assert!(!store.confirmation_use(&c.id, "bb").unwrap()); // another action
+        assert!(store.confirmation_use(&c.id, "aa").unwrap());
+        assert!(!store.confirmation_use(&c.id, "aa").unwrap()); // replay
+        assert_eq!(
+            store.confirmation_get(&c.id).unwrap().unwrap().state,
+            ConfirmState::Used
+        );
+        assert_eq!(
+            store
+                .confirmation_for_action("tk_1", "aa")
+                .unwrap()
+                .unwrap()
+                .id,
+            c.id
+        );
+        assert!(store.confirmation_list(false).unwrap().is_empty());
+    }
+
+    #[test]
+    fn confirmation_deny_and_expiry_and_restart() {
+        let h = home();
+        let mut store = Store::open(&h.path).unwrap();
+        let denied = pending(&mut store, "aa", 600);
+        store.confirmation_decide(&denied.id, false).unwrap();
+        assert!(!store.confirmation_use(&denied.id, "aa").unwrap());
+
+        let expired = pending(&mut store, "bb", 0);
+        assert_eq!(expired.state, ConfirmState::Pending);
+        assert_eq!(
+            store.confirmation_get(&expired.id).unwrap().unwrap().state,
+            ConfirmState::Expired
+        );
+        assert!(matches!(
+            store.confirmation_decide(&expired.id, true),
+            Err(StoreError::ConfirmationNotPending {
+                state: "expired",
+                ..
+            })
+        ));
+
+        let open = pending(&mut store, "cc", 600);
+        let approved = pending(&mut store, "dd", 600);
+        store.confirmation_decide(&approved.id, true).unwrap();
+        assert_eq!(store.confirmation_deny_open().unwrap(), 3); // includes the expired pending row
+        for id in [&open.id, &approved.id] {
+            assert_eq!(
+                store.confirmation_get(id).unwrap().unwrap().state,
+                ConfirmState::Denied
+            );
+        }
+        assert!(!store.confirmation_use(&approved.id, "dd").unwrap());
+        assert!(matches!(
+            store.confirmation_decide("cf_unknown", true),
+            Err(StoreError::UnknownConfirmation(_))
+        ));
+        store.audit_verify().unwrap();
+    }
+
+    #[test]
+    fn confirmation_summary_with_escape_sequence_is_refused() {
+        let h = home();
+        let mut store = Store::open(&h.path).unwrap();
+        let r = store.confirmation_create(&NewConfirmation {
+            token: "tk_1".into(),
+            plugin: NAME.into(),
+            command: "greet".into(),
+            action_hash: "aa".into(),
+            summary: "approve \x1b[2K everything".into(),
+            ttl_secs: 600,
+        });
+        assert!(matches!(r, Err(StoreError::InvalidName { .. })));
+    }
+}
