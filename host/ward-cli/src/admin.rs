@@ -6,10 +6,10 @@ use ward_signing::{Pattern, PublicKey};
 use ward_store::AuditQuery;
 
 use crate::cli::{AuditArgs, AuditCommand, NameArgs, RollbackArgs, TrustCommand, UninstallArgs};
-use crate::home::Home;
 use crate::install::open_store;
-use crate::policy::OperatorPolicy;
 use crate::{EXIT_PLUGIN, Failure, output};
+use ward_exec::Home;
+use ward_exec::OperatorPolicy;
 
 fn store(home: &Home) -> anyhow::Result<ward_store::Store> {
     let policy = OperatorPolicy::load(&home.policy_file())?;

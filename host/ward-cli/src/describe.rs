@@ -5,9 +5,9 @@ use serde_json::json;
 
 use crate::Failure;
 use crate::cli::DescribeArgs;
-use crate::home::Home;
 use crate::output;
 use crate::run::runtime;
+use ward_exec::Home;
 use ward_runtime::CommandKind;
 
 pub(crate) fn describe(home: &Home, args: DescribeArgs) -> Result<(), Failure> {

@@ -10,20 +10,14 @@ use ward_signing::{Capability, Pattern, PublicKey, TrustPolicy, TrustedKey};
 use ward_store::{AuditAction, AuditEvent, InstallRecord, Outcome, Store};
 
 use crate::cli::{InstallArgs, PackArgs, RunInstalledArgs};
-use crate::home::Home;
-use crate::policy::OperatorPolicy;
 use crate::run;
 use crate::{EXIT_PLUGIN, Failure, fetch, output};
+use ward_exec::Home;
+use ward_exec::OperatorPolicy;
 
 /// Opens the store in `home` with the operator policy's settings.
 pub(crate) fn open_store(home: &Home, policy: &OperatorPolicy) -> anyhow::Result<Store> {
-    home.ensure()?;
-    let mut store = Store::open(home.root()).context("cannot open ward's store")?;
-    if let Some(keep) = policy.keep_versions {
-        store.set_keep_versions(keep);
-    }
-    store.set_actor("operator");
-    Ok(store)
+    Ok(ward_exec::open_store(home, policy)?)
 }
 
 /// The trust policy: keys from the store, thresholds from the operator policy.
@@ -500,116 +494,39 @@ fn list_or_none(items: &[String]) -> String {
     }
 }
 
-/// The call grants recorded for a digest.
-fn call_grants(stored: &serde_json::Value) -> anyhow::Result<ward_runtime::Grants> {
-    let mut grants = ward_runtime::Grants::default();
-    let entries = stored
-        .as_array()
-        .ok_or_else(|| anyhow!("stored grants are not a list"))?;
-    for entry in entries {
-        match entry["kind"].as_str() {
-            Some("env") => grants.env.push((
-                entry["name"]
-                    .as_str()
-                    .context("env grant without a name")?
-                    .to_owned(),
-                entry["value"]
-                    .as_str()
-                    .context("env grant without a value")?
-                    .to_owned(),
-            )),
-            Some("files") => grants.dirs.push(ward_runtime::DirGrant {
-                host: entry["host"]
-                    .as_str()
-                    .context("files grant without a host")?
-                    .into(),
-                guest: entry["guest"]
-                    .as_str()
-                    .context("files grant without a guest path")?
-                    .to_owned(),
-                writable: entry["writable"]
-                    .as_bool()
-                    .context("files grant without a mode")?,
-            }),
-            // Capability kinds the operator consented to; network and the rest are enforced by
-            // their own hooks (denied until granted).
-            Some("capability") => {}
-            other => anyhow::bail!("unknown stored grant kind {other:?}"),
-        }
-    }
-    Ok(grants)
-}
-
 pub(crate) fn run_installed(home: &Home, args: RunInstalledArgs) -> Result<(), Failure> {
     let policy = OperatorPolicy::load(&home.policy_file())?;
     let mut store = open_store(home, &policy)?;
-    let installed = store.current(&args.name)?.ok_or_else(|| {
-        Failure::usage(anyhow!("{} is not installed (see `ward list`)", args.name))
-    })?;
-    if !installed.enabled {
-        deny(
-            &mut store,
-            Some(&args.name),
-            Some(installed.digest.clone()),
-            "disabled",
-        );
-        return Err(Failure::plugin(anyhow!(
-            "{} is disabled: {}",
-            args.name,
-            installed
-                .disabled_reason
-                .as_deref()
-                .unwrap_or("by the operator")
-        )));
-    }
-    // Grants are bound to the digest: no grant row, no run (fail closed).
-    let Some(stored) = store.grants_for(&installed.digest)? else {
-        deny(
-            &mut store,
-            Some(&args.name),
-            Some(installed.digest.clone()),
-            "not-granted",
-        );
-        return Err(Failure::plugin(anyhow!(
-            "{} has no grant for digest {}",
-            args.name,
-            installed.digest
-        )));
+    let prepared = match ward_exec::prepare(home, &policy, &store, &args.name) {
+        Ok(prepared) => prepared,
+        Err(err) => {
+            if let Some((reason, digest)) = err.audit_denial() {
+                let digest = digest.to_owned();
+                deny(&mut store, Some(&args.name), Some(digest), reason);
+            }
+            return Err(match err {
+                ward_exec::ExecError::Disabled { .. } | ward_exec::ExecError::NotGranted { .. } => {
+                    Failure::plugin(err)
+                }
+                _ => Failure::usage(err),
+            });
+        }
     };
-    let mut grants = call_grants(&stored).context("the stored grants are unreadable")?;
-    let manifest = Manifest::parse(installed.manifest_toml.as_bytes())
-        .context("the installed manifest is unreadable")?;
-    let kv_granted = stored.as_array().is_some_and(|entries| {
-        entries
-            .iter()
-            .any(|e| e["kind"] == "capability" && e["capability"] == "kv")
-    });
-    if let (Some(kv), true) = (&manifest.capabilities.keyvalue, kv_granted) {
-        let kv_store = Store::open(home.root()).context("cannot open the key-value store")?;
-        grants.keyvalue = Some(std::sync::Arc::new(crate::kv::StoreKv::new(
-            kv_store, &args.name, kv.quota,
-        )));
-    }
-    let http_granted = stored.as_array().is_some_and(|entries| {
-        entries
-            .iter()
-            .any(|e| e["kind"] == "capability" && e["capability"] == "http")
-    });
-    if http_granted && !manifest.capabilities.network.is_empty() {
-        grants.http = Some(ward_http::GrantedHttp::new(
-            ward_http::HttpGrant::from_rules(&manifest.capabilities.network),
-        ));
-    }
-    let bytes = store.get_blob(&installed.blob)?;
+    let ward_exec::Prepared {
+        digest,
+        limits,
+        component: bytes,
+        grants,
+        ..
+    } = prepared;
     let runtime = run::runtime(home)?;
-    let limits = manifest.limits();
 
     let command = args.call.command.clone();
     let started = std::time::Instant::now();
     let result = run::call(&runtime, &args.name, &bytes, args.call, &limits, &grants);
     let mut event = AuditEvent::new(AuditAction::Run);
     event.plugin = Some(args.name.clone());
-    event.digest = Some(installed.digest.clone());
+    event.digest = Some(digest);
     event.detail.command = Some(command.clone());
     event.detail.duration_ms =
         Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));

@@ -4,11 +4,8 @@ mod admin;
 mod cli;
 mod describe;
 mod fetch;
-mod home;
 mod install;
-mod kv;
 mod output;
-mod policy;
 mod run;
 mod secret;
 
@@ -77,6 +74,18 @@ impl From<ward_store::StoreError> for Failure {
     }
 }
 
+impl From<ward_exec::HomeError> for Failure {
+    fn from(error: ward_exec::HomeError) -> Failure {
+        Failure::usage(error)
+    }
+}
+
+impl From<ward_exec::PolicyError> for Failure {
+    fn from(error: ward_exec::PolicyError) -> Failure {
+        Failure::usage(error)
+    }
+}
+
 impl From<ward_signing::PolicyError> for Failure {
     fn from(error: ward_signing::PolicyError) -> Failure {
         Failure::usage(error)
@@ -111,7 +120,7 @@ fn main() -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> Result<(), Failure> {
-    let home = home::Home::locate(cli.home.as_deref())?;
+    let home = ward_exec::Home::locate(cli.home.as_deref()).map_err(Failure::usage)?;
     match cli.command {
         Command::Dev {
             command: DevCommand::Run(args),

@@ -6,9 +6,9 @@ use anyhow::{Context, anyhow};
 use serde_json::{Value, json};
 
 use crate::cli::{CallArgs, LimitArgs, RunArgs};
-use crate::home::Home;
 use crate::output;
 use crate::{EXIT_PLUGIN, EXIT_USAGE, Failure};
+use ward_exec::Home;
 use ward_runtime::{CallError, CommandKind, Grants, Limits, Runtime, RuntimeOptions};
 
 /// Largest `--args` document read from stdin.

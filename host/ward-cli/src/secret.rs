@@ -9,8 +9,8 @@ use ward_secrets::SecretStore;
 use zeroize::Zeroizing;
 
 use crate::cli::SecretCommand;
-use crate::home::Home;
 use crate::{Failure, output};
+use ward_exec::Home;
 
 /// Largest value read from stdin; the store refuses larger values anyway.
 const MAX_SECRET_INPUT: u64 = 64 * 1024;

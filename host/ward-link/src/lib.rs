@@ -34,7 +34,7 @@ pub use pipe::CappedPipe;
 use ward_policy::{Limit, Limits};
 
 /// Authority granted to one call. Empty (the default) means pure computation only.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Grants {
     /// Arguments a `wasi:cli/run` command sees after its program name.
     pub argv: Vec<String>,
@@ -48,6 +48,32 @@ pub struct Grants {
     /// Outgoing HTTP, if granted: only the granted destinations, checked again on every
     /// resolved address. `None` refuses every request.
     pub http: Option<ward_http::GrantedHttp>,
+    /// What every text the guest can make ward show passes before it leaves the host: log
+    /// lines, the result, captured stdout and stderr, and guest text inside errors. The default
+    /// is [`builtin_redactor`]; the operator's configuration and the call's known secret values
+    /// make a stricter one.
+    pub redactor: std::sync::Arc<ward_redact::Redactor>,
+}
+
+impl Default for Grants {
+    fn default() -> Grants {
+        Grants {
+            argv: Vec::new(),
+            env: Vec::new(),
+            dirs: Vec::new(),
+            keyvalue: None,
+            http: None,
+            redactor: builtin_redactor(),
+        }
+    }
+}
+
+/// The redactor with every built-in detector and no known secret, built once per process and
+/// shared.
+pub fn builtin_redactor() -> std::sync::Arc<ward_redact::Redactor> {
+    static BUILTIN: std::sync::LazyLock<std::sync::Arc<ward_redact::Redactor>> =
+        std::sync::LazyLock::new(|| std::sync::Arc::new(ward_redact::Redactor::builtin()));
+    BUILTIN.clone()
 }
 
 impl std::fmt::Debug for Grants {
@@ -59,6 +85,7 @@ impl std::fmt::Debug for Grants {
             .field("dirs", &self.dirs)
             .field("keyvalue", &self.keyvalue.is_some())
             .field("http", &self.http.is_some())
+            .field("redactor", &self.redactor)
             .finish()
     }
 }

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use regex::{Regex, RegexBuilder};
+use regex::bytes::{Regex, RegexBuilder};
 use serde::Deserialize;
 use ward_secrets::Scrubber;
 
@@ -63,17 +63,24 @@ impl fmt::Display for Kind {
     }
 }
 
-/// Not a token character on the left of a token.
-const B: &str = r"(?:^|[^A-Za-z0-9_-])";
+/// Not a token character on the left of a token: any byte outside the token alphabet, so that a
+/// token next to a non-UTF-8 byte is still found.
+const B: &str = r"(?:^|(?-u:[^A-Za-z0-9_-]))";
 /// Not a token character on the right of a token.
-const E: &str = r"(?:$|[^A-Za-z0-9_-])";
+const E: &str = r"(?:$|(?-u:[^A-Za-z0-9_-]))";
+
+/// How far past a cut point a built-in token that starts before the cut can reach, in bytes
+/// (the longest is a GitLab token with its suffixes, under 500 bytes).
+const TOKEN_LOOKAHEAD: usize = 1024;
+/// Longest encoded form of a secret value per byte of the value (JSON `\uXXXX` escaping).
+const SECRET_FORM_GROWTH: usize = 6;
 
 /// Built-in detectors, in priority order (an earlier one wins a tie). Group 1 is what is redacted.
 fn builtins() -> Vec<(Kind, String)> {
     vec![
         (
             Kind::PrivateKey,
-            r"(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?s:.*?-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|.*))".to_owned(),
+            r"(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----(?s-u:.*?-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|.*))".to_owned(),
         ),
         (
             Kind::AnthropicKey,
@@ -108,7 +115,7 @@ fn builtins() -> Vec<(Kind, String)> {
         ),
         (
             Kind::AwsKey,
-            r#"(?i:aws_?secret_?access_?key|aws_?secret_?key)["']?\s{0,4}[:=]\s{0,4}["']?([A-Za-z0-9/+]{40})(?:$|[^A-Za-z0-9/+=])"#.to_owned(),
+            r#"(?i:aws_?secret_?access_?key|aws_?secret_?key)["']?\s{0,4}[:=]\s{0,4}["']?([A-Za-z0-9/+]{40})(?:$|(?-u:[^A-Za-z0-9/+=]))"#.to_owned(),
         ),
         (
             Kind::Jwt,
@@ -139,6 +146,7 @@ pub struct Redactor {
     detectors: Vec<Detector>,
     secrets: Vec<zeroize::Zeroizing<String>>,
     scrubber: Option<Scrubber>,
+    longest_secret: usize,
 }
 
 impl fmt::Debug for Redactor {
@@ -201,7 +209,7 @@ impl Redactor {
                 name: p.name.clone(),
                 reason: e.to_string(),
             })?;
-            if regex.is_match("") {
+            if regex.is_match(b"") {
                 return Err(RedactError::MatchesEmpty {
                     name: p.name.clone(),
                 });
@@ -220,6 +228,7 @@ impl Redactor {
             detectors,
             secrets: Vec::new(),
             scrubber: None,
+            longest_secret: 0,
         })
     }
 
@@ -234,33 +243,60 @@ impl Redactor {
         let scrubber = Scrubber::new(secrets.iter().map(|s| s.as_bytes()))?;
         self.secrets = secrets;
         self.scrubber = Some(scrubber);
+        self.longest_secret = self.longest_secret.max(value.len());
         Ok(())
+    }
+
+    /// How many bytes past a cut point a match that starts before the cut can reach: a caller
+    /// that redacts only the start of a long text, and keeps less than that, includes this many
+    /// bytes more in what it redacts so that nothing it keeps ends in a part of a credential.
+    /// Covers the built-in tokens and every form of the known secret values; a private-key block
+    /// cut before its `END` line is redacted to the end anyway. An operator pattern can match
+    /// longer text than this.
+    pub fn lookahead(&self) -> usize {
+        TOKEN_LOOKAHEAD.max(self.longest_secret.saturating_mul(SECRET_FORM_GROWTH))
     }
 
     /// `text` with every match replaced by `[redacted:KIND]`; borrowed when nothing matched.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let mut text = Cow::Borrowed(text);
+        match self.redact_bytes(text.as_bytes()) {
+            Cow::Borrowed(_) => Cow::Borrowed(text),
+            // Replacements are ASCII and built-in matches begin and end on character boundaries;
+            // only an operator pattern written to match single bytes could split a character,
+            // which then becomes U+FFFD.
+            Cow::Owned(bytes) => Cow::Owned(
+                String::from_utf8(bytes)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            ),
+        }
+    }
+
+    /// `bytes` with every match replaced by `[redacted:KIND]`; borrowed when nothing matched.
+    /// Text need not be UTF-8: the detectors run over the valid text in it, a token next to an
+    /// invalid byte is still found, and bytes outside a match are returned unchanged, invalid
+    /// ones included. A private-key block is redacted whatever bytes it holds.
+    pub fn redact_bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+        let mut text = Cow::Borrowed(bytes);
         if let Some(s) = &self.scrubber {
-            let out = s.scrub_all(text.as_bytes());
-            if out != text.as_bytes() {
-                // Only ASCII is inserted at ASCII or whole-value boundaries, so this stays UTF-8.
-                text = Cow::Owned(String::from_utf8_lossy(&out).into_owned());
+            let out = s.scrub_all(&text);
+            if out != *text {
+                text = Cow::Owned(out);
             }
         }
         let spans = self.spans(&text);
         if spans.is_empty() {
             return text;
         }
-        let mut out = String::with_capacity(text.len());
+        let mut out = Vec::with_capacity(text.len());
         let mut pos = 0;
         for (start, end, label) in spans {
-            out.push_str(&text[pos..start]);
-            out.push_str("[redacted:");
-            out.push_str(label);
-            out.push(']');
+            out.extend_from_slice(&text[pos..start]);
+            out.extend_from_slice(b"[redacted:");
+            out.extend_from_slice(label.as_bytes());
+            out.push(b']');
             pos = end;
         }
-        out.push_str(&text[pos..]);
+        out.extend_from_slice(&text[pos..]);
         Cow::Owned(out)
     }
 
@@ -283,7 +319,7 @@ impl Redactor {
 
     /// Non-overlapping spans to redact, sorted; overlapping matches are merged, keeping the
     /// label of the earliest (and, on a tie, longest, then highest-priority) one.
-    fn spans(&self, text: &str) -> Vec<(usize, usize, &str)> {
+    fn spans(&self, text: &[u8]) -> Vec<(usize, usize, &str)> {
         let mut found: Vec<(usize, usize, usize)> = Vec::new();
         for (i, d) in self.detectors.iter().enumerate() {
             let mut at = 0;
@@ -305,7 +341,7 @@ impl Redactor {
                     if whole_end > at {
                         whole_end
                     } else {
-                        at + text[at..].chars().next().map_or(1, char::len_utf8)
+                        at + 1
                     }
                 };
             }

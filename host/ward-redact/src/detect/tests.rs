@@ -376,3 +376,69 @@ fn kind_names_round_trip() {
         assert_eq!(k.to_string(), k.as_str());
     }
 }
+
+#[test]
+fn bytes_keep_invalid_utf8_outside_matches() {
+    let red = Redactor::builtin();
+    let token = format!("ghp_{}", rep("a1B2", 9));
+    let mut input = b"\xff\xfeout ".to_vec();
+    input.extend_from_slice(token.as_bytes());
+    input.extend_from_slice(b" \xc3(tail\x80");
+    assert_eq!(
+        red.redact_bytes(&input).as_ref(),
+        b"\xff\xfeout [redacted:github-token] \xc3(tail\x80"
+    );
+    // Valid bytes with nothing to redact are borrowed, invalid ones included.
+    assert!(matches!(
+        red.redact_bytes(b"plain \xff text"),
+        Cow::Borrowed(b"plain \xff text")
+    ));
+    // A token right next to an invalid byte is found.
+    let mut glued = b"\xff".to_vec();
+    glued.extend_from_slice(token.as_bytes());
+    glued.push(0x80);
+    assert_eq!(red.redact_bytes(&glued).as_ref(), b"\xff[redacted:github-token]\x80");
+}
+
+#[test]
+fn operator_pattern_splitting_a_character_still_yields_utf8() {
+    let red = Redactor::new(&extra("lead-byte", r"(?-u:\xC3)")).unwrap();
+    assert_eq!(red.redact("caf\u{e9}!"), "caf[redacted:lead-byte]\u{FFFD}!");
+}
+
+#[test]
+fn private_key_with_invalid_bytes_inside_is_redacted_whole() {
+    let red = Redactor::builtin();
+    let begin = format!("-----BEGIN {}-----\n", "RSA PRIVATE KEY");
+    let end = format!("\n-----END {}-----", "RSA PRIVATE KEY");
+    let mut input = b"before ".to_vec();
+    input.extend_from_slice(begin.as_bytes());
+    input.extend_from_slice(b"MIIEow\xffIBAAKCAQEA\n\x80abc");
+    input.extend_from_slice(end.as_bytes());
+    input.extend_from_slice(b" after");
+    assert_eq!(
+        red.redact_bytes(&input).as_ref(),
+        b"before [redacted:private-key] after"
+    );
+}
+
+#[test]
+fn known_secret_in_non_utf8_bytes_is_redacted() {
+    let mut red = Redactor::builtin();
+    red.add_secret("hunter2-hunter2").unwrap();
+    assert_eq!(
+        red.redact_bytes(b"\xffpw=hunter2-hunter2\xfe").as_ref(),
+        b"\xffpw=[redacted:secret]\xfe"
+    );
+}
+
+#[test]
+fn lookahead_covers_tokens_and_encoded_secrets() {
+    let mut red = Redactor::builtin();
+    assert_eq!(red.lookahead(), TOKEN_LOOKAHEAD);
+    let long = "x".repeat(1000);
+    red.add_secret(&long).unwrap();
+    assert_eq!(red.lookahead(), 6000);
+    red.add_secret("short").unwrap();
+    assert_eq!(red.lookahead(), 6000);
+}

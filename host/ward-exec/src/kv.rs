@@ -8,14 +8,15 @@ use ward_store::Store;
 
 /// A plugin's namespace in the store. The plugin name is fixed by the host when the call is
 /// set up; nothing the guest sends can name another namespace.
-pub(crate) struct StoreKv {
+pub struct StoreKv {
     store: Mutex<Store>,
     plugin: String,
     quota: u64,
 }
 
 impl StoreKv {
-    pub(crate) fn new(store: Store, plugin: &str, quota: u64) -> StoreKv {
+    /// `plugin`'s namespace in `store`, bounded by `quota` bytes of keys and values.
+    pub fn new(store: Store, plugin: &str, quota: u64) -> StoreKv {
         StoreKv {
             store: Mutex::new(store),
             plugin: plugin.to_owned(),

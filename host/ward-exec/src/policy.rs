@@ -16,14 +16,64 @@
 //! ```
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
 use serde::Deserialize;
 use ward_signing::{Capability, Pattern, Rule};
 
-/// Largest policy file read.
-const MAX_POLICY_BYTES: u64 = 256 * 1024;
+/// Largest policy file read. Threat: a policy path pointing at a huge file making every command
+/// allocate without bound.
+pub const MAX_POLICY_BYTES: u64 = 256 * 1024;
+
+/// Why the policy file cannot be used. Every error stops the command: a policy that cannot be
+/// read is never treated as the empty one.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The file exists but cannot be read.
+    #[error("cannot read {}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is over [`MAX_POLICY_BYTES`].
+    #[error("{} is larger than {MAX_POLICY_BYTES} bytes", .path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is not UTF-8.
+    #[error("{} is not UTF-8", .path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file's content is invalid.
+    #[error("invalid policy file {}", .path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: PolicyParseError,
+    },
+}
+
+/// What is wrong in a policy file's text.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyParseError {
+    /// Not valid TOML, or a field ward does not know.
+    #[error(transparent)]
+    Toml(#[from] toml::de::Error),
+    /// A `[[rule]]` with `threshold = 0`.
+    #[error("rule for '{0}': threshold must be at least 1")]
+    ZeroThreshold(String),
+    /// A namespace or plugin pattern that does not parse.
+    #[error(transparent)]
+    Pattern(#[from] ward_signing::PolicyError),
+}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,37 +110,51 @@ struct StoreSection {
 
 /// The parsed policy.
 #[derive(Debug, Default)]
-pub(crate) struct OperatorPolicy {
-    pub(crate) rules: Vec<Rule>,
+pub struct OperatorPolicy {
+    /// Signature rules per namespace.
+    pub rules: Vec<Rule>,
     preapproved: Vec<(Pattern, BTreeSet<Capability>)>,
-    pub(crate) keep_versions: Option<usize>,
+    /// How many versions of each plugin the store keeps.
+    pub keep_versions: Option<usize>,
 }
 
 impl OperatorPolicy {
     /// Reads `path`; a missing file is the empty policy (one trusted in-scope key per plugin,
     /// nothing pre-approved).
-    pub(crate) fn load(path: &Path) -> anyhow::Result<OperatorPolicy> {
+    pub fn load(path: &Path) -> Result<OperatorPolicy, PolicyError> {
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(OperatorPolicy::default());
             }
-            Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
+            Err(source) => {
+                return Err(PolicyError::Read {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
         };
         if bytes.len() as u64 > MAX_POLICY_BYTES {
-            bail!("{} is larger than {MAX_POLICY_BYTES} bytes", path.display());
+            return Err(PolicyError::TooLarge {
+                path: path.to_owned(),
+            });
         }
-        let text = std::str::from_utf8(&bytes)
-            .with_context(|| format!("{} is not UTF-8", path.display()))?;
-        Self::parse(text).with_context(|| format!("invalid policy file {}", path.display()))
+        let text = std::str::from_utf8(&bytes).map_err(|_| PolicyError::NotUtf8 {
+            path: path.to_owned(),
+        })?;
+        Self::parse(text).map_err(|source| PolicyError::Invalid {
+            path: path.to_owned(),
+            source,
+        })
     }
 
-    pub(crate) fn parse(text: &str) -> anyhow::Result<OperatorPolicy> {
+    /// Parses the text of a policy file.
+    pub fn parse(text: &str) -> Result<OperatorPolicy, PolicyParseError> {
         let file: File = toml::from_str(text)?;
         let mut rules = Vec::new();
         for r in file.rule {
             if r.threshold == 0 {
-                bail!("rule for '{}': threshold must be at least 1", r.namespace);
+                return Err(PolicyParseError::ZeroThreshold(r.namespace));
             }
             rules.push(Rule {
                 pattern: Pattern::parse(&r.namespace)?,
@@ -113,7 +177,7 @@ impl OperatorPolicy {
     }
 
     /// Which of `requested` are not pre-approved for `plugin`.
-    pub(crate) fn not_preapproved(
+    pub fn not_preapproved(
         &self,
         plugin: &str,
         requested: &BTreeSet<Capability>,
