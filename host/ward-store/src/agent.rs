@@ -282,7 +282,8 @@ fn confirm_row(now: &str) -> impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<Con
     move |r| {
         let expires: String = r.get(7)?;
         let mut state = ConfirmState::parse(&r.get::<_, String>(8)?);
-        if matches!(state, ConfirmState::Pending | ConfirmState::Approved) && now >= expires.as_str()
+        if matches!(state, ConfirmState::Pending | ConfirmState::Approved)
+            && now >= expires.as_str()
         {
             state = ConfirmState::Expired;
         }
@@ -431,8 +432,7 @@ impl Store {
             None => TokenCheck::Unknown,
             Some(t) if t.revoked.is_some() => TokenCheck::Revoked(t),
             Some(t)
-                if t
-                    .expires
+                if t.expires
                     .as_deref()
                     .is_some_and(|e| format_unix(now_unix()).as_str() >= e) =>
             {
@@ -447,7 +447,9 @@ impl Store {
         let row: Option<(i64, i64, i64)> = self
             .conn
             .prepare_cached("SELECT calls, cpu_ms, fuel FROM usage WHERE scope = ?1 AND day = ?2")?
-            .query_row(params![scope, day], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row(params![scope, day], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .optional()?;
         Ok(row.map_or(Usage::default(), |(c, t, f)| Usage {
             calls: u64::try_from(c).unwrap_or(0),
@@ -498,7 +500,11 @@ impl Store {
         check_ident("plugin name", &new.plugin)?;
         check_ident("command", &new.command)?;
         check_ident("token id", &new.token)?;
-        check_text("summary", &new.summary, MAX_SUMMARY_BYTES.min(MAX_TEXT_BYTES))?;
+        check_text(
+            "summary",
+            &new.summary,
+            MAX_SUMMARY_BYTES.min(MAX_TEXT_BYTES),
+        )?;
         if new.summary.chars().any(char::is_control) {
             return Err(StoreError::InvalidName {
                 what: "summary",

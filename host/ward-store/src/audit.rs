@@ -61,8 +61,9 @@ pub enum AuditAction {
     ConfirmApprove,
     /// The operator denied a pending confirmation (or it was denied by expiry or restart).
     ConfirmDeny,
-    /// An agent API request other than a run (listing commands, polling a confirmation).
-    AgentRequest,
+    /// A daemon API request other than a run (listing commands, polling a confirmation, an
+    /// operator verb); the detail names the endpoint.
+    ApiRequest,
 }
 
 impl AuditAction {
@@ -88,7 +89,7 @@ impl AuditAction {
             AuditAction::ConfirmRequest => "confirm-request",
             AuditAction::ConfirmApprove => "confirm-approve",
             AuditAction::ConfirmDeny => "confirm-deny",
-            AuditAction::AgentRequest => "agent-request",
+            AuditAction::ApiRequest => "api-request",
         }
     }
 }

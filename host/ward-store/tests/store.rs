@@ -1379,7 +1379,7 @@ mod agent {
                 summary: "acme:hello greet(name=\"x\")".into(),
                 ttl_secs: ttl,
             })
-            .unwrap()
+            .expect("confirmation")
     }
 
     #[test]

@@ -1,0 +1,944 @@
+//! wardd end to end: real Unix sockets, a real store in a temporary home, real plugins. Attack
+//! tests are named after the attack.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::UnixStream;
+use ward_daemon::client::{Connection, request};
+use ward_daemon::{DaemonConfig, Running, Socket};
+use ward_store::{AuditQuery, BlobDigest, InstallRecord, NewToken, Store};
+
+const HELLO_NAME: &str = "example:hello";
+/// HELLO installed under another name with `greet` marked `confirm` in its manifest.
+const GUARDED_NAME: &str = "example:guarded";
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    home: PathBuf,
+}
+
+fn env() -> Env {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let home = tmp.path().join("ward");
+    let env = Env { _tmp: tmp, home };
+    install(&env.home, HELLO_NAME, "");
+    install(
+        &env.home,
+        GUARDED_NAME,
+        "[commands.greet]\ndescription = \"Say hello\"\nconfirm = true\n",
+    );
+    env
+}
+
+fn install(home: &Path, name: &str, extra_manifest: &str) {
+    let bytes = std::fs::read(ward_fixtures::HELLO).expect("hello fixture");
+    let mut store = Store::open(home).expect("store");
+    let blob = store.put_blob(&bytes).expect("blob");
+    store
+        .install(&InstallRecord {
+            name: name.into(),
+            version: "0.1.0".into(),
+            digest: format!("sha256:{}", BlobDigest::of(&bytes)),
+            blob,
+            manifest_toml: format!(
+                "name = \"{name}\"\nversion = \"0.1.0\"\ndescription = \"test\"\n{extra_manifest}\n[limits]\ntimeout = \"2s\"\n"
+            ),
+            signers: json!([]),
+            grants: json!([]),
+            summary: String::new(),
+            allow_downgrade: false,
+        })
+        .expect("install");
+}
+
+fn token(home: &Path, spec: NewToken) -> (String, String) {
+    let mut store = Store::open(home).expect("store");
+    let issued = store.token_create(&spec).expect("token");
+    (issued.token, issued.row.id)
+}
+
+fn hello_token(home: &Path) -> (String, String) {
+    token(
+        home,
+        NewToken {
+            plugin: HELLO_NAME.into(),
+            ..NewToken::default()
+        },
+    )
+}
+
+fn config(home: &Path) -> DaemonConfig {
+    DaemonConfig::new(home)
+}
+
+async fn start(cfg: DaemonConfig) -> Running {
+    ward_daemon::start(cfg).await.expect("daemon starts")
+}
+
+async fn run_greet(
+    d: &Running,
+    token: Option<&str>,
+    plugin: &str,
+    name: &str,
+) -> (StatusCode, Value) {
+    request(
+        d.agent_socket(),
+        Method::POST,
+        "/v1/run",
+        token,
+        Some(&json!({ "plugin": plugin, "command": "greet", "args": { "name": name } })),
+    )
+    .await
+    .expect("request")
+}
+
+fn audit_rows(home: &Path) -> Vec<ward_store::AuditRow> {
+    Store::open(home)
+        .expect("store")
+        .audit_list(AuditQuery::default())
+        .expect("audit")
+}
+
+fn kind(v: &Value) -> &str {
+    v["error"]["kind"].as_str().unwrap_or("")
+}
+
+/// Sends raw bytes on a fresh connection, half-closes, and reads everything the daemon answers.
+async fn raw(socket: &Path, bytes: &[u8]) -> String {
+    let mut s = UnixStream::connect(socket).await.expect("connect");
+    s.write_all(bytes).await.expect("write");
+    s.shutdown().await.expect("shutdown");
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_runs_an_allowed_command_and_every_request_is_audited() {
+    let e = env();
+    let (tok, id) = hello_token(&e.home);
+    let d = start(config(&e.home)).await;
+    let (status, body) = run_greet(&d, Some(&tok), HELLO_NAME, "agent").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["ok"], true);
+    assert_eq!(body["result"], "Hello, agent!");
+
+    let (status, body) = request(
+        d.agent_socket(),
+        Method::GET,
+        "/v1/commands",
+        Some(&tok),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    let greet = body["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["command"] == "greet")
+        .expect("greet listed")
+        .clone();
+    assert_eq!(greet["schema"]["required"], json!(["name"]));
+    assert_eq!(greet["confirm"], false);
+
+    let (status, body) = request(d.operator_socket(), Method::GET, "/v1/status", None, None)
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["requests_served"], 2);
+    assert_eq!(body["plugins_loaded"][0]["name"], HELLO_NAME);
+    d.shutdown().await;
+
+    let rows = audit_rows(&e.home);
+    let run = rows.iter().find(|r| r.action == "run").expect("run row");
+    assert_eq!(run.outcome, "ok");
+    assert_eq!(run.plugin.as_deref(), Some(HELLO_NAME));
+    assert_eq!(run.detail["token"], id.as_str());
+    assert_eq!(run.detail["command"], "greet");
+    assert!(run.detail["fuel"].as_u64().unwrap() > 0);
+    assert!(run.detail["bytes_out"].as_u64().unwrap() > 0);
+    assert!(run.actor.starts_with("agent:uid:"));
+    // Arguments and results never reach the audit log.
+    let all = serde_json::to_string(&rows).unwrap();
+    assert!(!all.contains("Hello, agent"));
+    assert!(!all.contains("\"agent\""));
+    assert!(!all.contains(&tok));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_are_private_and_a_shared_run_dir_is_refused() {
+    let e = env();
+    let d = start(config(&e.home)).await;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(d.operator_socket()), 0o600);
+    assert_eq!(mode(d.agent_socket()), 0o600);
+    assert_eq!(mode(&e.home.join("run")), 0o700);
+    // A second daemon on the same home is refused.
+    let second = ward_daemon::start(config(&e.home)).await.unwrap_err();
+    assert!(second.to_string().contains("already serving"), "{second}");
+    d.shutdown().await;
+    assert!(!e.home.join("run/agent.sock").exists());
+
+    std::fs::set_permissions(e.home.join("run"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let err = ward_daemon::start(config(&e.home)).await.unwrap_err();
+    assert!(err.to_string().contains("chmod 700"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_from_a_foreign_uid_is_refused() {
+    let e = env();
+    let (tok, _) = hello_token(&e.home);
+    let mut cfg = config(&e.home);
+    // The injected check refuses every uid on the agent socket, as it would a foreign one.
+    cfg.peer_check = Some(Arc::new(|socket, _uid| socket == Socket::Operator));
+    let d = start(cfg).await;
+    let r = request(
+        d.agent_socket(),
+        Method::POST,
+        "/v1/run",
+        Some(&tok),
+        Some(&json!({ "plugin": HELLO_NAME, "command": "greet", "args": { "name": "x" } })),
+    )
+    .await;
+    assert!(r.is_err(), "a refused peer gets no answer: {r:?}");
+    let (status, _) = request(d.operator_socket(), Method::GET, "/v1/status", None, None)
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    d.shutdown().await;
+    let rows = audit_rows(&e.home);
+    assert!(rows.iter().all(|r| r.action != "run"));
+    assert!(
+        rows.iter()
+            .any(|r| r.action == "deny" && r.detail["reason"] == "peer-uid")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_body_is_refused() {
+    let e = env();
+    let (tok, _) = hello_token(&e.home);
+    let mut cfg = config(&e.home);
+    cfg.limits.max_body_bytes = 1024;
+    let d = start(cfg).await;
+    let (status, body) = run_greet(&d, Some(&tok), HELLO_NAME, &"x".repeat(4096)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(kind(&body), "body-too-large");
+    // Without a Content-Length (chunked), the cap still holds.
+    let chunk = "y".repeat(3000);
+    let req = format!(
+        "POST /v1/run HTTP/1.1\r\nhost: w\r\nauthorization: Bearer {tok}\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{chunk}\r\n0\r\n\r\n",
+        chunk.len()
+    );
+    let out = raw(d.agent_socket(), req.as_bytes()).await;
+    assert!(out.starts_with("HTTP/1.1 413"), "{out}");
+    // Oversized headers are refused before any handler runs.
+    let req = format!(
+        "GET /v1/commands HTTP/1.1\r\nhost: w\r\nx-big: {}\r\n\r\n",
+        "z".repeat(64 * 1024)
+    );
+    let out = raw(d.agent_socket(), req.as_bytes()).await;
+    assert!(!out.contains("200 OK"), "{out}");
+    d.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_body_is_refused() {
+    let e = env();
+    let (tok, _) = hello_token(&e.home);
+    let d = start(config(&e.home)).await;
+    let req = format!(
+        "POST /v1/run HTTP/1.1\r\nhost: w\r\nauthorization: Bearer {tok}\r\ncontent-length: 200\r\n\r\n{{\"plugin\":\"example:hello\""
+    );
+    let out = raw(d.agent_socket(), req.as_bytes()).await;
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+    assert!(out.contains("body-truncated"), "{out}");
+    d.shutdown().await;
+    assert!(audit_rows(&e.home).iter().all(|r| r.action != "run"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_json_is_refused() {
+    let e = env();
+    let (tok, _) = hello_token(&e.home);
+    let d = start(config(&e.home)).await;
+    let mut c = Connection::open(d.agent_socket()).await.unwrap();
+    for body in [
+        json!("not an object"),
+        json!({ "plugin": HELLO_NAME }),
+        json!({ "plugin": HELLO_NAME, "command": "greet", "args": {}, "extra": 1 }),
+    ] {
+        let (status, reply) = c
+            .request(Method::POST, "/v1/run", Some(&tok), Some(&body))
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(kind(&reply), "invalid-json");
+    }
+    // Arguments that do not fit the command's WIT types are refused before guest code runs.
+    let (status, reply) = c
+        .request(
+            Method::POST,
+            "/v1/run",
+            Some(&tok),
+            Some(&json!({ "plugin": HELLO_NAME, "command": "greet", "args": { "name": 7 } })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(kind(&reply), "invalid-arguments");
+    let req = format!(
+        "POST /v1/run HTTP/1.1\r\nhost: w\r\nauthorization: Bearer {tok}\r\ncontent-length: 9\r\n\r\n{{\"plugin\""
+    );
+    let out = raw(d.agent_socket(), req.as_bytes()).await;
+    assert!(
+        out.starts_with("HTTP/1.1 400") && out.contains("invalid-json"),
+        "{out}"
+    );
+    d.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slowloris_connection_is_closed() {
+    let e = env();
+    let mut cfg = config(&e.home);
+    cfg.limits.header_read_timeout = Duration::from_secs(1);
+    let d = start(cfg).await;
+    let mut s = UnixStream::connect(d.agent_socket()).await.unwrap();
+    s.write_all(b"GET /v1/commands HTTP/1.1\r\n").await.unwrap();
+    // Trickle one header byte at a time; the daemon must hang up rather than wait forever.
+    let closed = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            if s.write_all(b"x").await.is_err() {
+                return true;
+            }
+            let mut buf = [0u8; 256];
+            match tokio::time::timeout(Duration::from_millis(200), s.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => return true, // an error reply, then close
+                Err(_) => {}
+            }
+        }
+    })
+    .await;
+    assert_eq!(closed, Ok(true), "the slow connection was never closed");
+    // The daemon still serves others.
+    let (status, _) = request(d.operator_socket(), Method::GET, "/v1/status", None, None)
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    d.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_connections_are_served_and_audited() {
+    const N: usize = 10_000;
+    const PARALLEL: usize = 32;
+    let e = env();
+    let d = start(config(&e.home)).await;
+    let socket = d.agent_socket().to_path_buf();
+    let mut tasks = Vec::new();
+    for w in 0..PARALLEL {
+        let socket = socket.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut unauthorized = 0;
+            for _ in (w..N).step_by(PARALLEL) {
+                let (status, _) = request(&socket, Method::GET, "/v1/commands", None, None)
+                    .await
+                    .expect("request");
+                if status == StatusCode::UNAUTHORIZED {
+                    unauthorized += 1;
+                }
+            }
+            unauthorized
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    assert_eq!(total, N);
+    d.shutdown().await;
+    let store = Store::open(&e.home).unwrap();
+    let report = store.audit_verify().expect("verify");
+    let rows = store.audit_list(AuditQuery::default()).unwrap();
+    let denials = rows
+        .iter()
+        .filter(|r| r.detail["reason"] == "token-missing")
+        .count();
+    assert_eq!(denials, N);
+    assert!(report.rows >= N as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_wrong_revoked_expired_and_out_of_scope_tokens_are_refused() {
+    let e = env();
+    let (tok, id) = hello_token(&e.home);
+    let (expired, _) = token(
+        &e.home,
+        NewToken {
+            plugin: HELLO_NAME.into(),
+            expires_in_secs: Some(0),
+            ..NewToken::default()
+        },
+    );
+    let (other_cmd, _) = token(
+        &e.home,
+        NewToken {
+            plugin: HELLO_NAME.into(),
+            command: Some("divide".into()),
+            ..NewToken::default()
+        },
+    );
+    let d = start(config(&e.home)).await;
+
+    let (s, b) = run_greet(&d, None, HELLO_NAME, "x").await;
+    assert_eq!((s, kind(&b)), (StatusCode::UNAUTHORIZED, "token-missing"));
+
+    let mut wrong = tok.clone();
+    wrong.replace_range(10..11, if &tok[10..11] == "a" { "b" } else { "a" });
+    for bad in [wrong.as_str(), "wk_short", "Basic abc"] {
+        let (s, b) = run_greet(&d, Some(bad), HELLO_NAME, "x").await;
+        assert_eq!(
+            (s, kind(&b)),
+            (StatusCode::UNAUTHORIZED, "token-invalid"),
+            "{bad}"
+        );
+    }
+
+    let (s, b) = run_greet(&d, Some(&expired), HELLO_NAME, "x").await;
+    assert_eq!((s, kind(&b)), (StatusCode::FORBIDDEN, "token-expired"));
+
+    // Another plugin, and another command than the token's.
+    let (s, b) = run_greet(&d, Some(&tok), GUARDED_NAME, "x").await;
+    assert_eq!((s, kind(&b)), (StatusCode::FORBIDDEN, "out-of-scope"));
+    let (s, b) = run_greet(&d, Some(&other_cmd), HELLO_NAME, "x").await;
+    assert_eq!((s, kind(&b)), (StatusCode::FORBIDDEN, "out-of-scope"));
+    let (s, b) = request(
+        d.agent_socket(),
+        Method::GET,
+        "/v1/commands",
+        Some(&other_cmd),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["commands"].as_array().unwrap().len(), 1);
+    assert_eq!(b["commands"][0]["command"], "divide");
+
+    // Revocation takes effect on the next request, without restarting the daemon.
+    let (s, _) = run_greet(&d, Some(&tok), HELLO_NAME, "x").await;
+    assert_eq!(s, StatusCode::OK);
+    Store::open(&e.home).unwrap().token_revoke(&id).unwrap();
+    let (s, b) = run_greet(&d, Some(&tok), HELLO_NAME, "x").await;
+    assert_eq!((s, kind(&b)), (StatusCode::FORBIDDEN, "token-revoked"));
+    d.shutdown().await;
+
+    let rows = audit_rows(&e.home);
+    for reason in [
+        "token-missing",
+        "token-invalid",
+        "token-expired",
+        "out-of-scope",
+        "token-revoked",
+    ] {
+        assert!(
+            rows.iter()
+                .any(|r| r.outcome == "denied" && r.detail["reason"] == reason),
+            "{reason}"
+        );
+    }
+    assert_eq!(rows.iter().filter(|r| r.action == "run").count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_reached_is_refused() {
+    let e = env();
+    let (tok, _) = token(
+        &e.home,
+        NewToken {
+            plugin: HELLO_NAME.into(),
+            rate: Some((2, 3600)),
+            ..NewToken::default()
+        },
+    );
+    let (tok2, _) = hello_token(&e.home);
+    let mut cfg = config(&e.home);
+    cfg.apply("[plugin.\"example:hello\"]\nrate = \"3/h\"\n")
+        .unwrap();
+    let d = start(cfg).await;
+    for _ in 0..2 {
+        assert_eq!(
+            run_greet(&d, Some(&tok), HELLO_NAME, "x").await.0,
+            StatusCode::OK
+        );
+    }
+    let (s, b) = run_greet(&d, Some(&tok), HELLO_NAME, "x").await;
+    assert_eq!(
+        (s, kind(&b)),
+        (StatusCode::TOO_MANY_REQUESTS, "token-rate-limit")
+    );
+    // The plugin's own rate (3/h over all tokens) stops another token too.
+    assert_eq!(
+        run_greet(&d, Some(&tok2), HELLO_NAME, "x").await.0,
+        StatusCode::OK
+    );
+    let (s, b) = run_greet(&d, Some(&tok2), HELLO_NAME, "x").await;
+    assert_eq!(
+        (s, kind(&b)),
+        (StatusCode::TOO_MANY_REQUESTS, "plugin-rate-limit")
+    );
+    d.shutdown().await;
+    let rows = audit_rows(&e.home);
+    assert_eq!(rows.iter().filter(|r| r.action == "run").count(), 3);
+    assert!(
+        rows.iter()
+            .any(|r| r.detail["reason"] == "token-rate-limit")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_cap_reached_is_refused_and_survives_a_restart() {
+    let e = env();
+    let (tok, id) = token(
+        &e.home,
+        NewToken {
+            plugin: HELLO_NAME.into(),
+            daily_calls: Some(2),
+            ..NewToken::default()
+        },
+    );
+    let d = start(config(&e.home)).await;
+    for _ in 0..2 {
+        assert_eq!(
+            run_greet(&d, Some(&tok), HELLO_NAME, "x").await.0,
+            StatusCode::OK
+        );
+    }
+    let (s, b) = run_greet(&d, Some(&tok), HELLO_NAME, "x").await;
+    assert_eq!(
+        (s, kind(&b)),
+        (StatusCode::TOO_MANY_REQUESTS, "token-daily-calls")
+    );
+    d.shutdown().await;
+    // The counters are in the store: a restarted daemon still refuses.
+    let d = start(config(&e.home)).await;
+    let (s, b) = run_greet(&d, Some(&tok), HELLO_NAME, "x").await;
+    assert_eq!(
+        (s, kind(&b)),
+        (StatusCode::TOO_MANY_REQUESTS, "token-daily-calls")
+    );
+    d.shutdown().await;
+    let usage = Store::open(&e.home)
+        .unwrap()
+        .usage(&format!("token:{id}"), &ward_store::utc_day())
+        .unwrap();
+    assert_eq!(usage.calls, 2);
+
+    // A daily call-time cap that is used up refuses before guest code runs.
+    let (tok, _) = token(
+        &e.home,
+        NewToken {
+            plugin: HELLO_NAME.into(),
+            daily_cpu_ms: Some(1),
+            ..NewToken::default()
+        },
+    );
+    let d = start(config(&e.home)).await;
+    let mut refused = false;
+    for _ in 0..50 {
+        let (s, b) = run_greet(&d, Some(&tok), HELLO_NAME, "x").await;
+        if s == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(kind(&b), "token-daily-cpu");
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "the call-time cap was never reached");
+    d.shutdown().await;
+}
+
+async fn confirm_verb(d: &Running, id: &str, verb: &str) -> (StatusCode, Value) {
+    request(
+        d.operator_socket(),
+        Method::POST,
+        &format!("/v1/confirmations/{id}/{verb}"),
+        None,
+        None,
+    )
+    .await
+    .expect("request")
+}
+
+fn guarded_token(home: &Path) -> String {
+    token(
+        home,
+        NewToken {
+            plugin: GUARDED_NAME.into(),
+            ..NewToken::default()
+        },
+    )
+    .0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmation_approved_runs_exactly_once_and_replay_waits_again() {
+    let e = env();
+    let tok = guarded_token(&e.home);
+    let d = start(config(&e.home)).await;
+    let (s, b) = run_greet(&d, Some(&tok), GUARDED_NAME, "ops\u{1b}[2J\u{202e}").await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    let id = b["confirmation"]["id"].as_str().unwrap().to_owned();
+    let summary = b["confirmation"]["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("example:guarded greet(name="),
+        "{summary}"
+    );
+    assert!(
+        !summary.contains('\u{1b}') && !summary.contains('\u{202e}'),
+        "{summary}"
+    );
+    // Asking again while pending returns the same confirmation.
+    let (_, b2) = run_greet(&d, Some(&tok), GUARDED_NAME, "ops\u{1b}[2J\u{202e}").await;
+    assert_eq!(b2["confirmation"]["id"], id.as_str());
+
+    let (s, list) = request(
+        d.operator_socket(),
+        Method::GET,
+        "/v1/confirmations",
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list["confirmations"][0]["id"], id.as_str());
+
+    let poll = format!("/v1/confirmations/{id}");
+    let (_, p) = request(d.agent_socket(), Method::GET, &poll, Some(&tok), None)
+        .await
+        .unwrap();
+    assert_eq!(p["confirmation"]["state"], "pending");
+    assert_eq!(confirm_verb(&d, &id, "approve").await.0, StatusCode::OK);
+    // Single-use decision.
+    assert_eq!(confirm_verb(&d, &id, "deny").await.0, StatusCode::CONFLICT);
+    let (_, p) = request(d.agent_socket(), Method::GET, &poll, Some(&tok), None)
+        .await
+        .unwrap();
+    assert_eq!(p["confirmation"]["state"], "approved");
+
+    // Another action (other arguments) is not covered by the approval.
+    let (s, other) = run_greet(&d, Some(&tok), GUARDED_NAME, "someone else").await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert_ne!(other["confirmation"]["id"], id.as_str());
+
+    let (s, r) = run_greet(&d, Some(&tok), GUARDED_NAME, "ops\u{1b}[2J\u{202e}").await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["ok"], true);
+    // Replay: the same action again needs a new confirmation.
+    let (s, again) = run_greet(&d, Some(&tok), GUARDED_NAME, "ops\u{1b}[2J\u{202e}").await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert_ne!(again["confirmation"]["id"], id.as_str());
+    d.shutdown().await;
+    let rows = audit_rows(&e.home);
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.action == "run" && r.outcome == "ok")
+            .count(),
+        1
+    );
+    assert!(rows.iter().any(|r| r.action == "confirm-approve"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmation_denied_never_runs() {
+    let e = env();
+    let tok = guarded_token(&e.home);
+    let d = start(config(&e.home)).await;
+    let (_, b) = run_greet(&d, Some(&tok), GUARDED_NAME, "x").await;
+    let id = b["confirmation"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(confirm_verb(&d, &id, "deny").await.0, StatusCode::OK);
+    assert_eq!(
+        confirm_verb(&d, &id, "approve").await.0,
+        StatusCode::CONFLICT
+    );
+    let (_, p) = request(
+        d.agent_socket(),
+        Method::GET,
+        &format!("/v1/confirmations/{id}"),
+        Some(&tok),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(p["confirmation"]["state"], "denied");
+    let (s, _) = run_greet(&d, Some(&tok), GUARDED_NAME, "x").await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    d.shutdown().await;
+    assert!(audit_rows(&e.home).iter().all(|r| r.action != "run"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmation_expired_is_denied() {
+    let e = env();
+    let tok = guarded_token(&e.home);
+    let mut cfg = config(&e.home);
+    cfg.limits.confirm_ttl = Duration::from_secs(1);
+    let d = start(cfg).await;
+    let (_, b) = run_greet(&d, Some(&tok), GUARDED_NAME, "x").await;
+    let id = b["confirmation"]["id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (s, b) = confirm_verb(&d, &id, "approve").await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    assert!(b["error"]["message"].as_str().unwrap().contains("expired"));
+    d.shutdown().await;
+    assert!(audit_rows(&e.home).iter().all(|r| r.action != "run"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmation_across_a_restart_is_denied() {
+    let e = env();
+    let tok = guarded_token(&e.home);
+    let d = start(config(&e.home)).await;
+    let (_, b) = run_greet(&d, Some(&tok), GUARDED_NAME, "x").await;
+    let pending_id = b["confirmation"]["id"].as_str().unwrap().to_owned();
+    let (_, b) = run_greet(&d, Some(&tok), GUARDED_NAME, "y").await;
+    let approved_id = b["confirmation"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        confirm_verb(&d, &approved_id, "approve").await.0,
+        StatusCode::OK
+    );
+    d.shutdown().await;
+
+    let d = start(config(&e.home)).await;
+    for id in [&pending_id, &approved_id] {
+        let (_, p) = request(
+            d.agent_socket(),
+            Method::GET,
+            &format!("/v1/confirmations/{id}"),
+            Some(&tok),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(p["confirmation"]["state"], "denied");
+    }
+    assert_eq!(
+        confirm_verb(&d, &pending_id, "approve").await.0,
+        StatusCode::CONFLICT
+    );
+    // The approval given before the restart does not let the run through.
+    let (s, _) = run_greet(&d, Some(&tok), GUARDED_NAME, "y").await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    d.shutdown().await;
+    let rows = audit_rows(&e.home);
+    assert!(rows.iter().all(|r| r.action != "run"));
+    assert!(
+        rows.iter()
+            .any(|r| r.action == "confirm-deny" && r.detail["reason"] == "restart")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_policy_can_require_confirmation() {
+    let e = env();
+    let (tok, _) = hello_token(&e.home);
+    let mut cfg = config(&e.home);
+    cfg.apply("[plugin.\"example:hello\"]\nconfirm = [\"greet\"]\n")
+        .unwrap();
+    let d = start(cfg).await;
+    let (s, _) = run_greet(&d, Some(&tok), HELLO_NAME, "x").await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    d.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_calling_an_operator_verb_is_refused() {
+    let e = env();
+    let (tok, _) = hello_token(&e.home);
+    let gtok = guarded_token(&e.home);
+    let d = start(config(&e.home)).await;
+    let (_, b) = run_greet(&d, Some(&gtok), GUARDED_NAME, "x").await;
+    let id = b["confirmation"]["id"].as_str().unwrap().to_owned();
+
+    let approve = format!("/v1/confirmations/{id}/approve");
+    let verbs: [(Method, &str, Option<Value>); 5] = [
+        (Method::GET, "/v1/status", None),
+        (Method::GET, "/v1/tokens", None),
+        (
+            Method::POST,
+            "/v1/tokens",
+            Some(json!({ "plugin": HELLO_NAME })),
+        ),
+        (Method::GET, "/v1/confirmations", None),
+        (Method::POST, &approve, None),
+    ];
+    for (method, path, body) in &verbs {
+        // On the agent socket, with or without a token.
+        for t in [Some(gtok.as_str()), None] {
+            let (s, b) = request(d.agent_socket(), method.clone(), path, t, body.as_ref())
+                .await
+                .unwrap();
+            assert_eq!(
+                (s, kind(&b)),
+                (StatusCode::FORBIDDEN, "operator-only"),
+                "{path}"
+            );
+        }
+        // An agent token on the operator socket.
+        let (s, b) = request(
+            d.operator_socket(),
+            method.clone(),
+            path,
+            Some(&tok),
+            body.as_ref(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (s, kind(&b)),
+            (StatusCode::FORBIDDEN, "agent-token-refused"),
+            "{path}"
+        );
+    }
+    let (_, p) = request(
+        d.agent_socket(),
+        Method::GET,
+        &format!("/v1/confirmations/{id}"),
+        Some(&gtok),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(p["confirmation"]["state"], "pending");
+    // Another token cannot even see the confirmation.
+    let (s, _) = request(
+        d.agent_socket(),
+        Method::GET,
+        &format!("/v1/confirmations/{id}"),
+        Some(&tok),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    d.shutdown().await;
+    let store = Store::open(&e.home).unwrap();
+    assert_eq!(store.token_list().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_manages_tokens_over_the_operator_socket() {
+    let e = env();
+    let d = start(config(&e.home)).await;
+    let (s, b) = request(
+        d.operator_socket(),
+        Method::POST,
+        "/v1/tokens",
+        None,
+        Some(&json!({ "plugin": HELLO_NAME, "command": "greet", "rate": "10/min", "expires": "30d" })),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let tok = b["token"].as_str().unwrap().to_owned();
+    let id = b["row"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        run_greet(&d, Some(&tok), HELLO_NAME, "x").await.0,
+        StatusCode::OK
+    );
+    let (s, _) = request(
+        d.operator_socket(),
+        Method::POST,
+        &format!("/v1/tokens/{id}/revoke"),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        run_greet(&d, Some(&tok), HELLO_NAME, "x").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (s, b) = request(
+        d.operator_socket(),
+        Method::POST,
+        "/v1/tokens",
+        None,
+        Some(&json!({ "plugin": HELLO_NAME, "rate": "fast" })),
+    )
+    .await
+    .unwrap();
+    assert_eq!((s, kind(&b)), (StatusCode::BAD_REQUEST, "invalid-request"));
+    d.shutdown().await;
+    // The token never reaches the audit log.
+    assert!(
+        !serde_json::to_string(&audit_rows(&e.home))
+            .unwrap()
+            .contains(&tok)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_passes_after_load() {
+    let e = env();
+    let (tok, id) = hello_token(&e.home);
+    let d = start(config(&e.home)).await;
+    let socket = d.agent_socket().to_path_buf();
+    let mut tasks = Vec::new();
+    for w in 0..16 {
+        let socket = socket.clone();
+        let tok = tok.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut c = Connection::open(&socket).await.unwrap();
+            let mut ok = 0;
+            for i in 0..25 {
+                let (s, _) = c
+                    .request(
+                        Method::POST,
+                        "/v1/run",
+                        Some(&tok),
+                        Some(&json!({ "plugin": HELLO_NAME, "command": "greet", "args": { "name": format!("{w}-{i}") } })),
+                    )
+                    .await
+                    .unwrap();
+                if s == StatusCode::OK {
+                    ok += 1;
+                }
+            }
+            ok
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += t.await.unwrap();
+    }
+    assert_eq!(ok, 400);
+    d.shutdown().await;
+    let store = Store::open(&e.home).unwrap();
+    store.audit_verify().expect("audit verifies after load");
+    let runs = store
+        .audit_list(AuditQuery::default())
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == "run" && r.detail["token"] == id.as_str())
+        .count();
+    assert_eq!(runs, 400);
+    assert_eq!(
+        store
+            .usage(&format!("token:{id}"), &ward_store::utc_day())
+            .unwrap()
+            .calls,
+        400
+    );
+}
