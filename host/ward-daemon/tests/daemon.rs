@@ -942,3 +942,145 @@ async fn audit_verify_passes_after_load() {
         400
     );
 }
+
+/// A `wardd` process on `home`, started with `extra_env`; returns once its agent socket answers.
+async fn spawn_wardd(home: &Path, extra_env: &[(&str, &str)]) -> std::process::Child {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wardd"));
+    cmd.env("WARD_HOME", home)
+        .env("WARD_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("wardd starts");
+    let socket = home.join("run/operator.sock");
+    for _ in 0..600 {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("wardd exited early: {status}");
+        }
+        if request(&socket, Method::GET, "/v1/status", None, None)
+            .await
+            .is_ok()
+        {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    panic!("wardd did not start");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_load_loses_no_acknowledged_request() {
+    let e = env();
+    let (tok, id) = hello_token(&e.home);
+    let mut child = spawn_wardd(&e.home, &[]).await;
+    let socket = e.home.join("run/agent.sock");
+    let acked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let socket = socket.clone();
+        let tok = tok.clone();
+        let acked = acked.clone();
+        tasks.push(tokio::spawn(async move {
+            let Ok(mut c) = Connection::open(&socket).await else {
+                return;
+            };
+            loop {
+                let r = c
+                    .request(
+                        Method::POST,
+                        "/v1/run",
+                        Some(&tok),
+                        Some(&json!({ "plugin": HELLO_NAME, "command": "greet", "args": { "name": "k" } })),
+                    )
+                    .await;
+                match r {
+                    Ok((StatusCode::OK, _)) => {
+                        acked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    Ok((s, b)) => panic!("unexpected reply {s}: {b}"),
+                    Err(_) => return, // the daemon died mid-request
+                }
+            }
+        }));
+    }
+    while acked.load(std::sync::atomic::Ordering::SeqCst) < 300 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().expect("SIGKILL"); // kill -9 while requests are in flight
+    let _ = child.wait();
+    for t in tasks {
+        t.await.expect("client task");
+    }
+    let acked = acked.load(std::sync::atomic::Ordering::SeqCst);
+    let store = Store::open(&e.home).expect("store opens after a crash");
+    store.audit_verify().expect("audit verifies after kill -9");
+    let runs = store
+        .audit_list(AuditQuery::default())
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == "run" && r.outcome == "ok" && r.detail["token"] == id.as_str())
+        .count();
+    assert!(
+        runs >= acked,
+        "{acked} runs were acknowledged but only {runs} are in the audit log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_shuts_down_gracefully() {
+    let e = env();
+    let (tok, _) = hello_token(&e.home);
+    let mut child = spawn_wardd(&e.home, &[]).await;
+    let socket = e.home.join("run/agent.sock");
+    let (s, _) = request(
+        &socket,
+        Method::POST,
+        "/v1/run",
+        Some(&tok),
+        Some(&json!({ "plugin": HELLO_NAME, "command": "greet", "args": { "name": "t" } })),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s, StatusCode::OK);
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(!socket.exists());
+    assert!(!e.home.join("run/operator.sock").exists());
+    Store::open(&e.home).unwrap().audit_verify().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_failure_refuses_the_request() {
+    let e = env();
+    let (tok, _) = hello_token(&e.home);
+    // Debug builds of wardd fail every audit commit at this fail point.
+    let mut child = spawn_wardd(&e.home, &[("WARD_STORE_FAILPOINT", "before-commit")]).await;
+    let (s, b) = request(
+        &e.home.join("run/agent.sock"),
+        Method::POST,
+        "/v1/run",
+        Some(&tok),
+        Some(&json!({ "plugin": HELLO_NAME, "command": "greet", "args": { "name": "t" } })),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (s, kind(&b)),
+        (StatusCode::SERVICE_UNAVAILABLE, "audit-unavailable")
+    );
+    assert!(b.get("result").is_none(), "{b}");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(audit_rows(&e.home).iter().all(|r| r.action != "run"));
+}
