@@ -505,9 +505,9 @@ pub(crate) fn run_installed(home: &Home, args: RunInstalledArgs) -> Result<(), F
                 deny(&mut store, Some(&args.name), Some(digest), reason);
             }
             return Err(match err {
-                ward_exec::ExecError::Disabled { .. } | ward_exec::ExecError::NotGranted { .. } => {
-                    Failure::plugin(err)
-                }
+                ward_exec::ExecError::Disabled { .. }
+                | ward_exec::ExecError::NotGranted { .. }
+                | ward_exec::ExecError::SecretNotSet { .. } => Failure::plugin(err),
                 _ => Failure::usage(err),
             });
         }

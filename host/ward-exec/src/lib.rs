@@ -7,6 +7,13 @@
 //!   manifest and limits, the component bytes and the [`Grants`] the operator consented to),
 //!   refusing a disabled plugin or a digest without a grant.
 //!
+//! Secrets: when the manifest declares `secrets` and the operator granted the `secrets` kind at
+//! install, [`prepare`] opens the encrypted secret store (its errors stop the run: no fallback)
+//! and fetches every declared secret; a missing one stops the run before any guest code. The
+//! values are bound to the call's HTTP grant (substituted host-side for their hosts only, and
+//! scrubbed from responses) and added to the call's redactor, which is built from the policy's
+//! `[redact]` section.
+//!
 //! Everything fails closed: grants come only from the store row bound to the digest being run;
 //! an unreadable grant or manifest stops the run.
 #![deny(missing_docs)]
@@ -20,7 +27,10 @@ use std::sync::Arc;
 
 pub use home::{Home, HomeError};
 pub use kv::StoreKv;
-pub use policy::{MAX_POLICY_BYTES, OperatorPolicy, PolicyError, PolicyParseError};
+pub use policy::{
+    MAX_CA_FILE_BYTES, MAX_CA_FILES, MAX_POLICY_BYTES, OperatorPolicy, PolicyError,
+    PolicyParseError,
+};
 pub use ward_link::{DirGrant, Grants};
 
 use ward_manifest::Manifest;
@@ -66,6 +76,21 @@ pub enum ExecError {
     /// The key-value store cannot be opened.
     #[error("cannot open the key-value store")]
     KeyValue(#[source] StoreError),
+    /// The secret store is unavailable (missing or too-open key, damaged file…).
+    #[error("the secret store is unavailable")]
+    SecretStore(#[source] ward_secrets::SecretError),
+    /// A secret the plugin declares, and the operator granted, is not in the store. The caller
+    /// audits a denial with reason `secret-not-set`.
+    #[error("secret {secret} is not set: run ward secret set {secret}")]
+    SecretNotSet {
+        /// The secret's name.
+        secret: String,
+        /// The plugin's current digest.
+        digest: String,
+    },
+    /// The redactor cannot be built from the policy's `[redact]` section and the secrets.
+    #[error("cannot build the redactor")]
+    Redact(#[source] ward_redact::RedactError),
 }
 
 impl ExecError {
@@ -75,6 +100,7 @@ impl ExecError {
         match self {
             ExecError::Disabled { digest, .. } => Some(("disabled", digest)),
             ExecError::NotGranted { digest, .. } => Some(("not-granted", digest)),
+            ExecError::SecretNotSet { digest, .. } => Some(("secret-not-set", digest)),
             _ => None,
         }
     }
@@ -120,10 +146,11 @@ pub enum OpenError {
 }
 
 /// The current version of `name`, with the grants bound to its digest: refuses a plugin that is
-/// not installed, disabled, or whose digest has no grant row (see [`ExecError::audit_denial`]).
+/// not installed, disabled, or whose digest has no grant row, and one whose granted secrets
+/// are not all set (see [`ExecError::audit_denial`]).
 pub fn prepare(
     home: &Home,
-    _policy: &OperatorPolicy,
+    policy: &OperatorPolicy,
     store: &Store,
     name: &str,
 ) -> Result<Prepared, ExecError> {
@@ -156,11 +183,25 @@ pub fn prepare(
         let kv_store = Store::open(home.root()).map_err(ExecError::KeyValue)?;
         grants.keyvalue = Some(Arc::new(StoreKv::new(kv_store, name, kv.quota)));
     }
+    let mut redactor = ward_redact::Redactor::new(&policy.redact).map_err(ExecError::Redact)?;
     if capability_granted(&stored, "http") && !manifest.capabilities.network.is_empty() {
-        grants.http = Some(ward_http::GrantedHttp::new(
-            ward_http::HttpGrant::from_rules(&manifest.capabilities.network),
+        let mut grant = ward_http::HttpGrant::from_rules(&manifest.capabilities.network);
+        if capability_granted(&stored, "secrets") && !manifest.capabilities.secrets.is_empty() {
+            let secrets = bind_secrets(home, &manifest, &installed.digest)?;
+            for secret in &secrets {
+                redactor
+                    .add_secret(secret.1.expose())
+                    .map_err(ExecError::Redact)?;
+            }
+            grant = grant.with_secrets(secrets.into_iter().map(|(s, _)| s).collect());
+        }
+        grants.http = Some(ward_http::GrantedHttp::with_roots(
+            grant,
+            ward_http::SystemResolver,
+            &policy.trusted_roots,
         ));
     }
+    grants.redactor = Arc::new(redactor);
     let component = store.get_blob(&installed.blob)?;
     let limits = manifest.limits();
     Ok(Prepared {
@@ -171,6 +212,27 @@ pub fn prepare(
         component,
         grants,
     })
+}
+
+/// Every secret the manifest declares, with its value from the operator's secret store.
+fn bind_secrets(
+    home: &Home,
+    manifest: &Manifest,
+    digest: &str,
+) -> Result<Vec<(ward_http::BoundSecret, ward_secrets::SecretValue)>, ExecError> {
+    let store = ward_secrets::SecretStore::open(home.root()).map_err(ExecError::SecretStore)?;
+    let mut bound = Vec::new();
+    for declared in &manifest.capabilities.secrets {
+        let value = store
+            .get(&declared.name)
+            .map_err(ExecError::SecretStore)?
+            .ok_or_else(|| ExecError::SecretNotSet {
+                secret: declared.name.clone(),
+                digest: digest.to_owned(),
+            })?;
+        bound.push((ward_http::BoundSecret::new(declared, value.clone()), value));
+    }
+    Ok(bound)
 }
 
 /// Whether the operator consented to capability kind `kind` for this digest.

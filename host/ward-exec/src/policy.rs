@@ -13,6 +13,15 @@
 //!
 //! [store]
 //! keep_versions = 3
+//!
+//! [network]                      # extra trusted roots for outbound https (a private CA)
+//! ca_certs = ["/etc/ward/internal-ca.pem"]
+//!
+//! [redact]                       # what results and logs are redacted of (ward_redact::RedactConfig)
+//! disable = ["jwt"]
+//! [[redact.extra_patterns]]
+//! name = "acme-token"
+//! regex = "acme_[a-z0-9]{32}"
 //! ```
 
 use std::collections::BTreeSet;
@@ -24,6 +33,11 @@ use ward_signing::{Capability, Pattern, Rule};
 /// Largest policy file read. Threat: a policy path pointing at a huge file making every command
 /// allocate without bound.
 pub const MAX_POLICY_BYTES: u64 = 256 * 1024;
+/// Largest `[network] ca_certs` PEM file read. Threat: a path to a huge file making every run
+/// allocate without bound.
+pub const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
+/// Most `[network] ca_certs` files.
+pub const MAX_CA_FILES: usize = 64;
 
 /// Why the policy file cannot be used. Every error stops the command: a policy that cannot be
 /// read is never treated as the empty one.
@@ -50,6 +64,24 @@ pub enum PolicyError {
         /// The file.
         path: PathBuf,
     },
+    /// A `[network] ca_certs` file cannot be read, or is over [`MAX_CA_FILE_BYTES`].
+    #[error("cannot read CA certificate file {} (policy file [network] ca_certs)", .path.display())]
+    CaRead {
+        /// The PEM file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A `[network] ca_certs` file holds no usable certificate.
+    #[error("invalid CA certificate file {} (policy file [network] ca_certs)", .path.display())]
+    CaPem {
+        /// The PEM file.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: ward_http::RootsError,
+    },
     /// The file's content is invalid.
     #[error("invalid policy file {}", .path.display())]
     Invalid {
@@ -73,6 +105,15 @@ pub enum PolicyParseError {
     /// A namespace or plugin pattern that does not parse.
     #[error(transparent)]
     Pattern(#[from] ward_signing::PolicyError),
+    /// A `[network] ca_certs` entry that is not an absolute path.
+    #[error("[network] ca_certs: '{0}' is not an absolute path")]
+    CaPathRelative(String),
+    /// More than [`MAX_CA_FILES`] `[network] ca_certs` entries.
+    #[error("[network] ca_certs: {0} files; at most {MAX_CA_FILES} are allowed")]
+    TooManyCaFiles(usize),
+    /// The `[redact]` section does not make a redactor.
+    #[error("[redact]: {0}")]
+    Redact(#[from] ward_redact::RedactError),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,6 +125,17 @@ struct File {
     preapprove: Vec<Preapprove>,
     #[serde(default)]
     store: StoreSection,
+    #[serde(default)]
+    network: NetworkSection,
+    #[serde(default)]
+    redact: ward_redact::RedactConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NetworkSection {
+    #[serde(default)]
+    ca_certs: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,6 +168,12 @@ pub struct OperatorPolicy {
     preapproved: Vec<(Pattern, BTreeSet<Capability>)>,
     /// How many versions of each plugin the store keeps.
     pub keep_versions: Option<usize>,
+    /// `[network] ca_certs`: PEM files of extra root certificates trusted for outbound https.
+    pub ca_certs: Vec<PathBuf>,
+    /// The certificates of `ca_certs`, read by [`OperatorPolicy::load`].
+    pub trusted_roots: ward_http::TrustedRoots,
+    /// `[redact]`: what results and logs are redacted of, besides the call's secret values.
+    pub redact: ward_redact::RedactConfig,
 }
 
 impl OperatorPolicy {
@@ -142,13 +200,28 @@ impl OperatorPolicy {
         let text = std::str::from_utf8(&bytes).map_err(|_| PolicyError::NotUtf8 {
             path: path.to_owned(),
         })?;
-        Self::parse(text).map_err(|source| PolicyError::Invalid {
+        let mut policy = Self::parse(text).map_err(|source| PolicyError::Invalid {
             path: path.to_owned(),
             source,
-        })
+        })?;
+        for ca in &policy.ca_certs {
+            let pem = read_capped(ca, MAX_CA_FILE_BYTES).map_err(|source| PolicyError::CaRead {
+                path: ca.clone(),
+                source,
+            })?;
+            policy
+                .trusted_roots
+                .add_pem(&pem)
+                .map_err(|source| PolicyError::CaPem {
+                    path: ca.clone(),
+                    source,
+                })?;
+        }
+        Ok(policy)
     }
 
-    /// Parses the text of a policy file.
+    /// Parses the text of a policy file. `ca_certs` files are read by [`OperatorPolicy::load`].
+    /// The `[redact]` section is checked by building a redactor from it.
     pub fn parse(text: &str) -> Result<OperatorPolicy, PolicyParseError> {
         let file: File = toml::from_str(text)?;
         let mut rules = Vec::new();
@@ -169,10 +242,27 @@ impl OperatorPolicy {
                 p.capabilities.into_iter().collect(),
             ));
         }
+        if file.network.ca_certs.len() > MAX_CA_FILES {
+            return Err(PolicyParseError::TooManyCaFiles(
+                file.network.ca_certs.len(),
+            ));
+        }
+        let mut ca_certs = Vec::new();
+        for ca in file.network.ca_certs {
+            let path = PathBuf::from(&ca);
+            if !path.is_absolute() {
+                return Err(PolicyParseError::CaPathRelative(ca));
+            }
+            ca_certs.push(path);
+        }
+        ward_redact::Redactor::new(&file.redact)?;
         Ok(OperatorPolicy {
             rules,
             preapproved,
             keep_versions: file.store.keep_versions,
+            ca_certs,
+            trusted_roots: ward_http::TrustedRoots::default(),
+            redact: file.redact,
         })
     }
 
@@ -193,6 +283,19 @@ impl OperatorPolicy {
             .copied()
             .collect()
     }
+}
+
+/// Reads at most `cap` bytes of `path`, refusing a larger file.
+fn read_capped(path: &Path, cap: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(cap + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > cap {
+        return Err(std::io::Error::other(format!("larger than {cap} bytes")));
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -225,5 +328,63 @@ mod tests {
         assert_eq!(policy.not_preapproved("other:fetch", &requested).len(), 2);
         assert!(OperatorPolicy::parse("[[rule]]\nnamespace = \"x:*\"\nthreshold = 0\n").is_err());
         assert!(OperatorPolicy::parse("unknown = 1\n").is_err());
+    }
+
+    #[test]
+    fn network_and_redact_sections() {
+        let policy = OperatorPolicy::parse(
+            r#"
+            [network]
+            ca_certs = ["/etc/ward/ca.pem"]
+
+            [redact]
+            disable = ["jwt"]
+            [[redact.extra_patterns]]
+            name = "acme-token"
+            regex = "acme_[a-z0-9]{32}"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(policy.ca_certs, vec![PathBuf::from("/etc/ward/ca.pem")]);
+        assert_eq!(policy.redact.extra_patterns.len(), 1);
+        let errors = [
+            (
+                "[network]\nca_certs = [\"ca.pem\"]\n",
+                "[network] ca_certs: 'ca.pem' is not an absolute path",
+            ),
+            (
+                "[redact]\ndisable = [\"secret\"]\n",
+                "[redact]: the secret detector cannot be disabled: known secret values are always redacted; remove \"secret\" from disable",
+            ),
+        ];
+        for (text, want) in errors {
+            assert_eq!(OperatorPolicy::parse(text).unwrap_err().to_string(), want);
+        }
+        assert!(OperatorPolicy::parse("[network]\nproxy = \"x\"\n").is_err());
+        assert!(OperatorPolicy::parse("[redact]\nunknown = 1\n").is_err());
+    }
+
+    #[test]
+    fn bad_ca_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "not a certificate\n").unwrap();
+        let policy = dir.path().join("policy.toml");
+        std::fs::write(
+            &policy,
+            format!("[network]\nca_certs = [\"{}\"]\n", ca.display()),
+        )
+        .unwrap();
+        let err = OperatorPolicy::load(&policy).unwrap_err();
+        assert_eq!(
+            format!("{err}: {}", std::error::Error::source(&err).unwrap()),
+            format!(
+                "invalid CA certificate file {} (policy file [network] ca_certs): no CERTIFICATE block in the PEM text",
+                ca.display()
+            )
+        );
+        std::fs::remove_file(&ca).unwrap();
+        let err = OperatorPolicy::load(&policy).unwrap_err();
+        assert!(matches!(err, PolicyError::CaRead { .. }), "{err}");
     }
 }

@@ -6,8 +6,10 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::HeaderMap;
 use http_body::{Body, Frame};
 use tokio::time::{Instant, Sleep};
+use ward_secrets::Scrubber;
 use wasmtime_wasi_http::Error;
 
 /// Which way a capped body flows, for the error it ends with.
@@ -114,5 +116,90 @@ where
 
     fn is_end_stream(&self) -> bool {
         self.done || self.inner.is_end_stream()
+    }
+}
+
+/// Passes `inner` through a [`Scrubber`]: every data byte the guest reads has been scrubbed of
+/// the call's secret values, including values split across frames (the scrubber holds back a
+/// tail until the next frame or the end). Trailer values are scrubbed too.
+pub(crate) struct Scrubbed<B> {
+    inner: B,
+    scrubber: Scrubber,
+    /// Trailers waiting behind the held-back tail.
+    trailers: Option<HeaderMap>,
+    done: bool,
+}
+
+impl<B> Scrubbed<B> {
+    pub(crate) fn new(inner: B, scrubber: Scrubber) -> Scrubbed<B> {
+        Scrubbed {
+            inner,
+            scrubber,
+            trailers: None,
+            done: false,
+        }
+    }
+}
+
+impl<B> Body for Scrubbed<B>
+where
+    B: Body<Data = Bytes, Error = Error> + Unpin,
+{
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let this = &mut *self;
+        loop {
+            if let Some(trailers) = this.trailers.take() {
+                this.done = true;
+                return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+            }
+            if this.done {
+                return Poll::Ready(None);
+            }
+            match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+                None => {
+                    this.done = true;
+                    let rest = this.scrubber.finish();
+                    if rest.is_empty() {
+                        return Poll::Ready(None);
+                    }
+                    return Poll::Ready(Some(Ok(Frame::data(Bytes::from(rest)))));
+                }
+                Some(Err(err)) => {
+                    // Whatever was held back is dropped with the error.
+                    let _ = this.scrubber.finish();
+                    this.done = true;
+                    return Poll::Ready(Some(Err(err)));
+                }
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => {
+                        let out = this.scrubber.scrub(&data);
+                        if !out.is_empty() {
+                            return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
+                        }
+                    }
+                    Err(frame) => {
+                        let Ok(mut trailers) = frame.into_trailers() else {
+                            continue;
+                        };
+                        crate::secrets::scrub_headers(&mut trailers, &this.scrubber);
+                        this.trailers = Some(trailers);
+                        let rest = this.scrubber.finish();
+                        if !rest.is_empty() {
+                            return Poll::Ready(Some(Ok(Frame::data(Bytes::from(rest)))));
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done && self.trailers.is_none()
     }
 }

@@ -15,12 +15,20 @@
 //!    streaming), connect time and total time ([`HttpLimits`]; the guest's `request-options` may
 //!    shorten the timeouts, never lengthen them).
 //!
+//! When the call has secrets bound ([`HttpGrant::with_secrets`]), `{{secret:NAME}}` placeholders
+//! are substituted host-side under the rules of the `secrets` module (https only, bound host,
+//! declared header or query parameter, else the request is refused unsent); every request asks
+//! for `Accept-Encoding: identity`, an encoded response is refused, and response headers and body
+//! are scrubbed of the values before the guest reads them (`Content-Length` is dropped: scrubbing
+//! changes the length).
+//!
 //! Every refusal is logged once at warn with its reason. `wasi:sockets` is not this crate's
 //! business: it stays denied in the linker.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod body;
+mod secrets;
 
 use std::fmt;
 use std::future::{Future, poll_fn};
@@ -46,7 +54,8 @@ use wasmtime_wasi_http::{
 
 pub use ward_net::{Allowed, Denied, NetPolicy};
 
-use body::{Capped, Side};
+use body::{Capped, Scrubbed, Side};
+pub use secrets::BoundSecret;
 
 /// Largest request body sent, in bytes. Threat: a guest using the host as an upload pump.
 pub const MAX_REQUEST_BODY_BYTES: u64 = 16 * 1024 * 1024;
@@ -105,12 +114,29 @@ impl Default for HttpLimits {
 pub struct HttpGrant {
     policy: NetPolicy,
     limits: HttpLimits,
+    secrets: Vec<BoundSecret>,
 }
 
 impl HttpGrant {
     /// A grant of `policy` under `limits`.
     pub fn new(policy: NetPolicy, limits: HttpLimits) -> HttpGrant {
-        HttpGrant { policy, limits }
+        HttpGrant {
+            policy,
+            limits,
+            secrets: Vec::new(),
+        }
+    }
+
+    /// The same grant with `secrets` bound: their placeholders are substituted for their hosts,
+    /// and every response is scrubbed of their values.
+    pub fn with_secrets(mut self, secrets: Vec<BoundSecret>) -> HttpGrant {
+        self.secrets = secrets;
+        self
+    }
+
+    /// The secrets bound to the call.
+    pub fn secrets(&self) -> &[BoundSecret] {
+        &self.secrets
     }
 
     /// A grant of a manifest's `capabilities.network` rules (as consented to) under ward's
@@ -189,9 +215,25 @@ impl GrantedHttp {
 
     /// The hooks for `grant`, resolving names with `resolver`.
     pub fn with_resolver(grant: HttpGrant, resolver: impl Resolver + 'static) -> GrantedHttp {
-        let roots = rustls::RootCertStore {
+        GrantedHttp::with_roots(grant, resolver, &TrustedRoots::default())
+    }
+
+    /// The hooks for `grant`, resolving names with `resolver`, trusting `extra` root
+    /// certificates for https besides the built-in web roots (an operator's private CA).
+    pub fn with_roots(
+        grant: HttpGrant,
+        resolver: impl Resolver + 'static,
+        extra: &TrustedRoots,
+    ) -> GrantedHttp {
+        let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.into(),
         };
+        // Each was checked by `TrustedRoots::from_pem`; one that fails here makes every https
+        // request fail closed with a configuration error.
+        let extra_ok = extra
+            .certs
+            .iter()
+            .all(|cert| roots.add(cert.clone()).is_ok());
         let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -199,7 +241,7 @@ impl GrantedHttp {
         .map(|b| b.with_root_certificates(roots).with_no_client_auth());
         // The ring provider supports the default protocol versions; should that ever fail, every
         // https request fails closed with a configuration error.
-        let tls = tls.ok().map(Arc::new);
+        let tls = tls.ok().filter(|_| extra_ok).map(Arc::new);
         GrantedHttp {
             inner: Arc::new(Inner {
                 grant,
@@ -212,6 +254,66 @@ impl GrantedHttp {
     /// The grant these hooks enforce.
     pub fn grant(&self) -> &HttpGrant {
         &self.inner.grant
+    }
+}
+
+/// Root certificates trusted for https in addition to the built-in web roots.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedRoots {
+    certs: Vec<rustls::pki_types::CertificateDer<'static>>,
+}
+
+/// Why a PEM file of root certificates was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RootsError {
+    /// The PEM text holds a certificate block that does not decode.
+    #[error("invalid PEM: {0}")]
+    Pem(String),
+    /// The PEM text holds no `CERTIFICATE` block.
+    #[error("no CERTIFICATE block in the PEM text")]
+    Empty,
+    /// A certificate that cannot be a trust anchor.
+    #[error("certificate {index} is not a usable root certificate: {reason}")]
+    Unusable {
+        /// Its position in the file, from 1.
+        index: usize,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl TrustedRoots {
+    /// Adds every `CERTIFICATE` block of `pem`, refusing the whole text if any block is invalid
+    /// or none is present.
+    pub fn add_pem(&mut self, pem: &[u8]) -> Result<usize, RootsError> {
+        use rustls::pki_types::pem::PemObject as _;
+        let mut found = Vec::new();
+        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem) {
+            found.push(cert.map_err(|e| RootsError::Pem(e.to_string()))?);
+        }
+        if found.is_empty() {
+            return Err(RootsError::Empty);
+        }
+        let mut probe = rustls::RootCertStore::empty();
+        for (i, cert) in found.iter().enumerate() {
+            probe.add(cert.clone()).map_err(|e| RootsError::Unusable {
+                index: i + 1,
+                reason: e.to_string(),
+            })?;
+        }
+        let n = found.len();
+        self.certs.extend(found);
+        Ok(n)
+    }
+
+    /// How many certificates were added.
+    pub fn len(&self) -> usize {
+        self.certs.len()
+    }
+
+    /// Whether none was added.
+    pub fn is_empty(&self) -> bool {
+        self.certs.is_empty()
     }
 }
 
@@ -281,6 +383,22 @@ impl Inner {
             .map_err(|denied| refuse(&uri, &denied, Error::HttpRequestDenied))?;
         check_host_header(&request)
             .map_err(|reason| refuse(&uri, &reason, Error::HttpRequestDenied))?;
+        // Secrets: substituted only where bound (else refused unsent); `uri` keeps the
+        // placeholders, so nothing logged below can hold a value.
+        secrets::apply(&mut request, &self.grant.secrets)
+            .map_err(|reason| refuse(&uri, &reason, Error::HttpRequestDenied))?;
+        let scrubber = if self.grant.secrets.is_empty() {
+            None
+        } else {
+            secrets::ask_identity(&mut request);
+            Some(secrets::scrubber(&self.grant.secrets).map_err(|err| {
+                refuse(
+                    &uri,
+                    &err,
+                    Error::InternalError(Some("cannot scrub responses of secrets".into())),
+                )
+            })?)
+        };
         if let Some(len) = content_length(&request)
             && len > limits.request_body_bytes
         {
@@ -349,7 +467,10 @@ impl Inner {
         };
 
         // The request line carries only the path; the authority goes in `Host`.
-        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let path = request
+            .uri()
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
         *request.uri_mut() = Uri::try_from(path).map_err(|_| Error::HttpRequestUriInvalid)?;
         if request.headers().get(HOST).is_none() {
             let authority = uri.authority().map_or("", |a| a.as_str());
@@ -399,13 +520,30 @@ impl Inner {
 
         check_response_head(&response, &limits)
             .map_err(|(reason, err)| refuse(&uri, &reason, err))?;
+        let mut response = response;
+        if let Some(scrubber) = &scrubber {
+            if let Some(coding) = secrets::encoded(response.headers()) {
+                let reason = format!(
+                    "the response is encoded ({coding}) and the call has secrets bound: only identity is accepted, so the scrubber sees every byte"
+                );
+                return Err(refuse(
+                    &uri,
+                    &reason,
+                    Error::HttpResponseContentCoding(Some(coding)),
+                ));
+            }
+            secrets::scrub_headers(response.headers_mut(), scrubber);
+        }
         tracing::debug!(url = %logged_origin(&uri), status = response.status().as_u16(), "outgoing HTTP response");
 
         let between = options.and_then(|o| o.between_bytes_timeout);
         let response = response.map(|incoming| {
-            Capped::new(incoming, Side::Response, limits.response_body_bytes)
-                .with_deadline(deadline, between)
-                .boxed_unsync()
+            let capped = Capped::new(incoming, Side::Response, limits.response_body_bytes)
+                .with_deadline(deadline, between);
+            match scrubber {
+                Some(scrubber) => Scrubbed::new(capped, scrubber).boxed_unsync(),
+                None => capped.boxed_unsync(),
+            }
         });
         let io: IoFuture = Box::new(async move {
             let Some(conn) = conn else {

@@ -13,6 +13,7 @@ mod keyvalue;
 mod limiter;
 mod log;
 mod pipe;
+mod redact;
 
 /// Host bindings for ward's own interfaces (`ward:plugin/host` in `wit/plugin.wit`).
 mod bindings {
@@ -31,6 +32,7 @@ pub use keyvalue::{KeyValue, KvError, MAX_KV_KEY_BYTES, MAX_KV_VALUE_BYTES};
 pub use limiter::Limiter;
 
 pub use pipe::CappedPipe;
+pub use redact::redacted_line;
 use ward_policy::{Limit, Limits};
 
 /// Authority granted to one call. Empty (the default) means pure computation only.
@@ -126,6 +128,7 @@ pub struct State {
     log_budget: u64,
     log_dropped: bool,
     keyvalue: Option<std::sync::Arc<dyn KeyValue>>,
+    redactor: std::sync::Arc<ward_redact::Redactor>,
 }
 
 impl State {
@@ -173,7 +176,10 @@ impl State {
             http: WasiHttpCtx::new(),
             hooks: match &grants.http {
                 Some(granted) => Box::new(granted.clone()),
-                None => Box::new(DenyHttp),
+                None => Box::new(DenyHttp {
+                    redactor: grants.redactor.clone(),
+                    plugin: plugin.to_owned(),
+                }),
             },
             limiter: Limiter::new(limits),
             stdout,
@@ -182,6 +188,7 @@ impl State {
             log_budget: limits.output_bytes,
             log_dropped: false,
             keyvalue: grants.keyvalue.clone(),
+            redactor: grants.redactor.clone(),
         })
     }
 
@@ -228,7 +235,13 @@ impl WasiHttpView for State {
 }
 
 /// The `wasi:http` hook of a call with no network grant: every request is refused, unsent.
-struct DenyHttp;
+struct DenyHttp {
+    redactor: std::sync::Arc<ward_redact::Redactor>,
+    plugin: String,
+}
+
+/// Longest host name of a refused request kept in the log.
+const MAX_LOGGED_HOST: usize = 256;
 
 impl WasiHttpHooks for DenyHttp {
     fn send_request(
@@ -247,8 +260,15 @@ impl WasiHttpHooks for DenyHttp {
                 >,
             > + Send,
     > {
+        // The host name is the guest's text: redacted and cut like a log line.
+        let host = redacted_line(
+            &self.redactor,
+            request.uri().host().unwrap_or(""),
+            MAX_LOGGED_HOST,
+        );
         tracing::warn!(
-            host = %request.uri().host().unwrap_or(""),
+            plugin = %self.plugin,
+            host = %host,
             "denied outgoing HTTP request: no network capability is granted"
         );
         Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })

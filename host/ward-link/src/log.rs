@@ -20,7 +20,9 @@ impl Host for State {
             return;
         }
         self.log_budget -= cost;
-        let line = ward_policy::text::sanitize_line(&message, MAX_LOG_LINE);
+        // Redacted before it is cut and sanitized, so a credential is never cut into a visible
+        // prefix and a private-key block is still recognised by its line breaks.
+        let line = crate::redacted_line(&self.redactor, &message, MAX_LOG_LINE);
         let plugin = self.plugin.as_str();
         match level {
             Level::Trace => tracing::trace!(plugin, "{line}"),

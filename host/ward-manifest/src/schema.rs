@@ -150,6 +150,11 @@ pub struct NetworkRule {
 }
 
 impl NetworkRule {
+    /// A rule for `url` allowing every method (how a secret's bound hosts are matched).
+    pub fn any_method(url: HostUrl) -> NetworkRule {
+        NetworkRule { url, methods: None }
+    }
+
     /// The methods allowed, with `None` spelled out.
     pub fn method_set(&self) -> BTreeSet<Method> {
         self.methods

@@ -338,11 +338,7 @@ impl Redactor {
                     m.end()
                 } else {
                     let whole_end = caps.get(0).map_or(at, |w| w.end());
-                    if whole_end > at {
-                        whole_end
-                    } else {
-                        at + 1
-                    }
+                    if whole_end > at { whole_end } else { at + 1 }
                 };
             }
         }

@@ -23,6 +23,7 @@ pub use engine::{EPOCH_TICK, engine_config};
 pub use ward_link::{DirGrant, Grants};
 pub use ward_load::{ArtifactCache, Digest, LoadError, Origin};
 pub use ward_policy::{Limit, LimitExceeded, Limits};
+pub use ward_redact::Redactor;
 pub use ward_types::{ArgError, Command, CommandKind};
 
 use ward_link::State;
@@ -166,19 +167,20 @@ impl Plugin {
     }
 }
 
-/// The outcome of a call that ran to completion.
+/// The outcome of a call that ran to completion, redacted by the call's redactor.
 #[derive(Debug, Clone)]
 pub struct CallOutput {
     /// The command's result as JSON (`null` for a command without a result). For a
-    /// `wasi:cli/run` program, its stdout as a string.
+    /// `wasi:cli/run` program, its stdout as a string (lossy UTF-8). Every string in it is
+    /// redacted; object keys come from the command's WIT types, not from the guest.
     pub result: serde_json::Value,
     /// True when the command's result is a WIT `result` holding `err`: the command reports
     /// failure through its own types.
     pub is_err: bool,
     /// What the guest wrote to stdout (empty for a `wasi:cli/run` program, whose stdout is the
-    /// result).
+    /// result). Redacted; bytes that are not UTF-8 are kept as written.
     pub stdout: bytes::Bytes,
-    /// What the guest wrote to stderr.
+    /// What the guest wrote to stderr, redacted like stdout.
     pub stderr: bytes::Bytes,
     /// Fuel the call consumed.
     pub fuel_consumed: u64,
@@ -302,7 +304,32 @@ impl Runtime {
     ///
     /// For a typed command `args` is a JSON object keyed by parameter name. For a
     /// `wasi:cli/run` program it is `{"argv": ["..."]}` (or `null`/`{}` for no arguments).
+    ///
+    /// Everything the guest controls in the outcome has passed `grants.redactor`: every string
+    /// in the result (an `err` result included), captured stdout and stderr, and the guest's
+    /// text inside a [`CallError`] (stderr of a trap or a failed program, an instantiation
+    /// error).
     pub async fn call(
+        &self,
+        plugin: &Plugin,
+        command: &str,
+        args: &serde_json::Value,
+        limits: &Limits,
+        grants: &Grants,
+    ) -> Result<CallOutput, CallError> {
+        let mut output = self
+            .call_unredacted(plugin, command, args, limits, grants)
+            .await?;
+        let redactor = &grants.redactor;
+        redactor.redact_json(&mut output.result);
+        output.stdout = redact_output(redactor, output.stdout);
+        output.stderr = redact_output(redactor, output.stderr);
+        Ok(output)
+    }
+
+    /// [`Runtime::call`] up to the redaction of its output; guest text in errors is already
+    /// redacted here, before it is cut to its tail.
+    async fn call_unredacted(
         &self,
         plugin: &Plugin,
         command: &str,
@@ -382,7 +409,7 @@ impl Runtime {
         let fuel_consumed = fuel_used(&store, limits);
         match outcome {
             Err(_elapsed) => Err(LimitExceeded::of(Limit::Time, limits).into()),
-            Ok(Err(err)) => Err(classify(err, store.data(), limits)),
+            Ok(Err(err)) => Err(classify(err, store.data(), limits, &grants.redactor)),
             Ok(Ok(())) => {
                 let value = results.first();
                 let is_err = matches!(value, Some(Val::Result(Err(_))));
@@ -428,14 +455,14 @@ impl Runtime {
         let duration = started.elapsed();
         let fuel_consumed = fuel_used(&store, limits);
         let state = store.data();
-        let stderr_text = || tail_text(&state.stderr());
+        let stderr_text = || tail_text(&grants.redactor, &state.stderr());
         let code = match outcome {
             Err(_elapsed) => return Err(LimitExceeded::of(Limit::Time, limits).into()),
             Ok(Ok(Ok(()))) => 0,
             Ok(Ok(Err(()))) => 1,
             Ok(Err(err)) => match err.downcast_ref::<wasmtime_wasi::I32Exit>() {
                 Some(exit) if state.exceeded().is_none() => exit.0,
-                _ => return Err(classify(err, state, limits)),
+                _ => return Err(classify(err, state, limits, &grants.redactor)),
             },
         };
         if code != 0 {
@@ -492,8 +519,14 @@ fn cli_argv(args: &serde_json::Value) -> Result<Vec<String>, CallError> {
         .collect()
 }
 
-/// Turns a failed instantiation or call into the error that explains it.
-fn classify(err: wasmtime::Error, state: &State, limits: &Limits) -> CallError {
+/// Turns a failed instantiation or call into the error that explains it, with guest text
+/// redacted.
+fn classify(
+    err: wasmtime::Error,
+    state: &State,
+    limits: &Limits,
+    redactor: &ward_redact::Redactor,
+) -> CallError {
     if let Some(trap) = err.downcast_ref::<Trap>() {
         match trap {
             Trap::Interrupt => return LimitExceeded::of(Limit::Time, limits).into(),
@@ -517,17 +550,30 @@ fn classify(err: wasmtime::Error, state: &State, limits: &Limits) -> CallError {
     }
     if let Some(trap) = err.downcast_ref::<Trap>() {
         return CallError::Trap {
-            message: ward_policy::text::sanitize_line(&trap.to_string(), 512),
-            stderr: tail_text(&state.stderr()),
+            message: ward_link::redacted_line(redactor, &trap.to_string(), 512),
+            stderr: tail_text(redactor, &state.stderr()),
         };
     }
-    CallError::Instantiate(ward_policy::text::sanitize_line(&message, 1024))
+    // The message can hold guest text (names from the component, a host call's error).
+    CallError::Instantiate(ward_link::redacted_line(redactor, &message, 1024))
 }
 
-/// The last few lines of guest output, sanitized, for an error message.
-fn tail_text(bytes: &[u8]) -> String {
+/// The last few lines of guest output, redacted and sanitized, for an error message. The whole
+/// output (at most the output limit) is redacted before the tail is taken, so the tail never
+/// starts inside a credential.
+fn tail_text(redactor: &ward_redact::Redactor, bytes: &[u8]) -> String {
     const TAIL: usize = 2048;
+    let bytes = redactor.redact_bytes(bytes);
     let start = bytes.len().saturating_sub(TAIL);
     let text = String::from_utf8_lossy(&bytes[start..]);
     ward_policy::text::sanitize(text.trim_end(), true)
+}
+
+/// Captured output after redaction. The output need not be UTF-8: credentials are found in its
+/// text and replaced, and every other byte, invalid UTF-8 included, is kept as it was.
+fn redact_output(redactor: &ward_redact::Redactor, output: bytes::Bytes) -> bytes::Bytes {
+    match redactor.redact_bytes(&output) {
+        std::borrow::Cow::Borrowed(_) => output,
+        std::borrow::Cow::Owned(redacted) => bytes::Bytes::from(redacted),
+    }
 }

@@ -397,7 +397,10 @@ fn bytes_keep_invalid_utf8_outside_matches() {
     let mut glued = b"\xff".to_vec();
     glued.extend_from_slice(token.as_bytes());
     glued.push(0x80);
-    assert_eq!(red.redact_bytes(&glued).as_ref(), b"\xff[redacted:github-token]\x80");
+    assert_eq!(
+        red.redact_bytes(&glued).as_ref(),
+        b"\xff[redacted:github-token]\x80"
+    );
 }
 
 #[test]
