@@ -77,6 +77,95 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: SecretCommand,
     },
+    /// Manage agent tokens (each scoped to one plugin, optionally one command)
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Decide the confirmations agents' calls are waiting for
+    Confirm {
+        #[command(subcommand)]
+        command: ConfirmCommand,
+    },
+    /// Run wardd, the daemon serving agents over Unix sockets, or ask for its status
+    Daemon {
+        #[command(subcommand)]
+        command: Option<DaemonCommand>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Create a token; it is printed once and only its hash is stored
+    Create {
+        /// The plugin the token may run (namespace:name)
+        #[arg(long)]
+        plugin: String,
+        /// The one command the token may run [default: every command of the plugin]
+        #[arg(long)]
+        command: Option<String>,
+        /// Rate limit, e.g. 10/min, 5/s, 100/h
+        #[arg(long, value_name = "N/PERIOD")]
+        rate: Option<String>,
+        /// Calls per UTC day
+        #[arg(long, value_name = "N")]
+        daily_calls: Option<u64>,
+        /// Call time per UTC day, e.g. 60s or 10m
+        #[arg(long, value_name = "DURATION")]
+        daily_cpu: Option<String>,
+        /// Lifetime, e.g. 30d or 12h [default: never expires]
+        #[arg(long, value_name = "PERIOD")]
+        expires: Option<String>,
+        /// Print JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tokens (never the tokens themselves)
+    List {
+        /// Print JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token; the daemon refuses it from its next request on
+    Revoke {
+        /// The token id (tk_..., as shown by `ward token list`)
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfirmCommand {
+    /// List confirmations waiting for a decision
+    List {
+        /// Also list decided, used and expired ones
+        #[arg(long)]
+        all: bool,
+        /// Print JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// Let the exact call waiting on ID run once
+    Approve {
+        /// The confirmation id (cf_...)
+        id: String,
+    },
+    /// Refuse the call waiting on ID
+    Deny {
+        /// The confirmation id (cf_...)
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DaemonCommand {
+    /// Serve the agent and operator sockets until SIGTERM or SIGINT (the default)
+    Start,
+    /// Ask the running daemon for its sockets, loaded plugins and requests served
+    Status {
+        /// Print JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,7 @@
 //! `ward`: run and describe WebAssembly plugins with no ambient authority.
 
 mod admin;
+mod agents;
 mod cli;
 mod describe;
 mod fetch;
@@ -138,5 +139,8 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Trust { command } => admin::trust(&home, command),
         Command::Audit(args) => admin::audit(&home, args),
         Command::Secret { command } => secret::secret(&home, command),
+        Command::Token { command } => agents::token(&home, command),
+        Command::Confirm { command } => agents::confirm(&home, command),
+        Command::Daemon { command } => agents::daemon(&home, command),
     }
 }
