@@ -21,7 +21,9 @@
 
 use std::fmt;
 
-use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, HeaderMap};
+use http::header::{
+    ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, HeaderMap, TRANSFER_ENCODING,
+};
 use http::{HeaderValue, Request, Uri};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use ward_manifest::{Inject, NetworkRule};
@@ -382,15 +384,21 @@ impl ResponseScrub {
     }
 }
 
-/// The response's content coding when it is anything but identity.
+/// The response's content coding, or a transfer coding other than `chunked`, when there is one
+/// besides identity: the body would reach the scrubber encoded.
 pub(crate) fn encoded(headers: &HeaderMap) -> Option<String> {
-    for value in headers.get_all(CONTENT_ENCODING) {
+    let content = headers.get_all(CONTENT_ENCODING).iter().map(|v| (v, false));
+    let transfer = headers.get_all(TRANSFER_ENCODING).iter().map(|v| (v, true));
+    for (value, is_transfer) in content.chain(transfer) {
         let Ok(text) = value.to_str() else {
             return Some("(not ASCII)".into());
         };
         for coding in text.split(',') {
             let coding = coding.trim();
-            if !coding.is_empty() && !coding.eq_ignore_ascii_case("identity") {
+            let plain = coding.is_empty()
+                || coding.eq_ignore_ascii_case("identity")
+                || (is_transfer && coding.eq_ignore_ascii_case("chunked"));
+            if !plain {
                 return Some(shown(coding));
             }
         }
@@ -570,6 +578,11 @@ mod tests {
         assert_eq!(encoded(&h), None);
         h.insert(CONTENT_ENCODING, HeaderValue::from_static("identity"));
         assert_eq!(encoded(&h), None);
+        h.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        assert_eq!(encoded(&h), None);
+        h.insert(TRANSFER_ENCODING, HeaderValue::from_static("br, chunked"));
+        assert_eq!(encoded(&h).as_deref(), Some("br"));
+        h.remove(TRANSFER_ENCODING);
         h.append(CONTENT_ENCODING, HeaderValue::from_static("identity, gzip"));
         assert_eq!(encoded(&h).as_deref(), Some("gzip"));
     }

@@ -550,6 +550,27 @@ async fn compressed_response_with_secret_is_refused() {
 }
 
 #[tokio::test]
+async fn transfer_encoded_response_with_secret_is_refused() {
+    // `gzip, chunked`: hyper undoes only the chunking, so the body would reach the scrubber
+    // compressed.
+    let (s, mut h) = echo_setup(Arc::new(|_head: &str| {
+        vec![
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\nconnection: close\r\n\r\n4\r\nabcd\r\n0\r\n\r\n"
+                .to_vec(),
+        ]
+    }))
+    .await;
+    let url = format!("https://127.0.0.1:{}/", s.port);
+    let err = send(&mut h, get(&url, &[("authorization", "{{secret:TOKEN}}")]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::HttpResponseContentCoding(Some(c)) if c == "gzip"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn guest_accept_encoding_is_overridden_when_secrets_are_bound() {
     let (s, mut h) = echo_setup(echo(|_| b"ok".to_vec())).await;
     let url = format!("https://127.0.0.1:{}/", s.port);
