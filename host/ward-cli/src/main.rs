@@ -7,6 +7,7 @@ mod fetch;
 mod home;
 mod install;
 mod kv;
+mod new;
 mod output;
 mod policy;
 mod run;
@@ -129,5 +130,6 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Trust { command } => admin::trust(&home, command),
         Command::Audit(args) => admin::audit(&home, args),
         Command::Secret { command } => secret::secret(&home, command),
+        Command::New(args) => new::new(args),
     }
 }
