@@ -88,7 +88,7 @@ pub(crate) struct NewArgs {
     /// The language to write it in
     #[arg(long, value_enum)]
     pub(crate) lang: Lang,
-    /// The folder to create [default: ./NAME]
+    /// The folder to create [default: the name without its namespace, in the current folder]
     #[arg(long, value_name = "PATH")]
     pub(crate) dir: Option<PathBuf>,
     /// ward-sdk's folder, for Rust [default: the SDK of the source tree ward was built from]
