@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -147,6 +148,17 @@ fn check_hello_plugin(env: &Env, plugin: &str) {
     env.ward().args(["audit", "verify"]).assert().success();
 }
 
+/// Held for its whole run by each test that builds or installs something heavy (a Python
+/// component, a Rust project): ward refuses a component whose compilation passes
+/// `ward_policy::COMPILE_TIMEOUT`, and an 18 MB compilation competing with other builds on a small
+/// machine (2 cores, a debug build of ward) can come close to it.
+fn one_heavy_test_at_a_time() -> MutexGuard<'static, ()> {
+    static HEAVY: Mutex<()> = Mutex::new(());
+    HEAVY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn plugin_manifest(name: &str) -> PathBuf {
     Path::new(ward_fixtures::plugins_dir())
         .join(name)
@@ -155,6 +167,7 @@ fn plugin_manifest(name: &str) -> PathBuf {
 
 #[test]
 fn python_plugin_installs_and_runs_and_an_uncaught_exception_is_refused() {
+    let _heavy = one_heavy_test_at_a_time();
     let env = Env::new("example:*");
     env.pack_sign_install(lang::py_hello(), &plugin_manifest("py-hello"));
     check_hello_plugin(&env, "example:py-hello");
@@ -261,6 +274,7 @@ fn install_and_greet(env: &Env, dir: &Path, component: &Path, plugin: &str) {
 
 #[test]
 fn ward_new_rust_project_builds_installs_and_runs() {
+    let _heavy = one_heavy_test_at_a_time();
     let env = Env::new("acme:*");
     let dir = ward_new(&env, "rust", "acme:rs-greeter");
     // Offline, into a target folder shared between runs (the SDK's dependencies are compiled once).
@@ -281,6 +295,7 @@ fn ward_new_rust_project_builds_installs_and_runs() {
 /// `ValueError` for an empty name) becomes the command's error result, not a trap.
 #[test]
 fn ward_new_python_project_builds_installs_and_runs() {
+    let _heavy = one_heavy_test_at_a_time();
     let env = Env::new("acme:*");
     let dir = ward_new(&env, "python", "acme:py-greeter");
     let component = build(
