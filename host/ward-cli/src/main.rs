@@ -5,6 +5,7 @@ mod cli;
 mod describe;
 mod fetch;
 mod install;
+mod new;
 mod output;
 mod run;
 mod secret;
@@ -138,5 +139,6 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Trust { command } => admin::trust(&home, command),
         Command::Audit(args) => admin::audit(&home, args),
         Command::Secret { command } => secret::secret(&home, command),
+        Command::New(args) => new::new(args),
     }
 }
