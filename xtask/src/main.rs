@@ -5,8 +5,9 @@
 //!   interop tests, the Python and JavaScript plugin toolchains) and run the whole test suite.
 //! - `ci`: `test`, then `cargo fmt --check` and `cargo clippy -D warnings`.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context, bail};
 
@@ -209,12 +210,108 @@ fn demo() -> anyhow::Result<()> {
     )?;
     ward(&home, &["dev", "run", hostile, "read-passwd"], false)?;
 
+    agents(&home)?;
+
     eprintln!("\nEvery decision is in the hash-chained audit log:");
     ward(&home, &["audit"], true)?;
     ward(&home, &["audit", "verify"], true)?;
     eprintln!(
-        "\ndemo finished: signed hello installed and ran, unsigned and tampered copies and every hostile command were refused"
+        "\ndemo finished: signed hello installed and ran, an agent ran only what its token allows through the daemon, unsigned and tampered copies and every hostile command were refused"
     );
+    Ok(())
+}
+
+/// ward's main job: the daemon serves agents on a Unix socket, each with a scoped token.
+fn agents(home: &Path) -> anyhow::Result<()> {
+    eprintln!(
+        "\nThe operator starts the daemon and gives an agent a token for hello's greet only:"
+    );
+    let bin = root().join("target/debug/ward");
+    eprintln!("\n$ ward daemon &");
+    let mut daemon = Command::new(&bin)
+        .args(["daemon"])
+        .env("WARD_HOME", home)
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {} daemon", bin.display()))?;
+    let result = agent_calls(home, &bin);
+    // SIGTERM: the daemon finishes running calls and exits.
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    let status = daemon.wait()?;
+    result?;
+    if !status.success() {
+        bail!("the daemon exited with {status} after SIGTERM");
+    }
+    Ok(())
+}
+
+fn agent_calls(home: &Path, bin: &Path) -> anyhow::Result<()> {
+    let socket = home.join("run/agent.sock");
+    let started = std::time::Instant::now();
+    while !socket.exists() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            bail!("the daemon did not create {} within 60 s", socket.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let args = [
+        "token",
+        "create",
+        "--plugin",
+        "example:hello",
+        "--command",
+        "greet",
+        "--rate",
+        "10/min",
+    ];
+    eprintln!("\n$ ward {}", args.join(" "));
+    let out = Command::new(bin)
+        .args(args)
+        .env("WARD_HOME", home)
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "`ward token create` failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let token = String::from_utf8(out.stdout)?.trim().to_owned();
+    eprintln!(
+        "{}…  (shown once; the store keeps only its hash)",
+        &token[..token.len().min(8)]
+    );
+
+    let call = |body: &str| -> anyhow::Result<String> {
+        eprintln!("\nagent -> POST /v1/run {body}");
+        let mut stream = std::os::unix::net::UnixStream::connect(&socket)?;
+        write!(
+            stream,
+            "POST /v1/run HTTP/1.1\r\nHost: ward\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )?;
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply)?;
+        let status = reply.lines().next().unwrap_or("").to_owned();
+        let json = reply
+            .split("\r\n\r\n")
+            .nth(1)
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        eprintln!("ward  -> {status}\n         {json}");
+        Ok(status)
+    };
+    let ok = call(r#"{"plugin": "example:hello", "command": "greet", "args": {"name": "agent"}}"#)?;
+    if !ok.contains(" 200 ") {
+        bail!("the agent's allowed call was not answered 200: {ok}");
+    }
+    let refused =
+        call(r#"{"plugin": "example:hello", "command": "divide", "args": {"a": 1, "b": 0}}"#)?;
+    if !refused.contains(" 403 ") {
+        bail!("the agent's out-of-scope call was not refused with 403: {refused}");
+    }
     Ok(())
 }
 
