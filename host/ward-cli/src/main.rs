@@ -6,6 +6,7 @@ mod cli;
 mod describe;
 mod fetch;
 mod install;
+mod mcp;
 mod output;
 mod run;
 mod secret;
@@ -142,5 +143,6 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Token { command } => agents::token(&home, command),
         Command::Confirm { command } => agents::confirm(&home, command),
         Command::Daemon { command } => agents::daemon(&home, command),
+        Command::Mcp(args) => mcp::mcp(&home, args),
     }
 }

@@ -38,7 +38,9 @@ fn clean(s: &str) -> String {
 }
 
 fn with_suffix(base: &str, plugin: &str, command: &str) -> String {
-    let hash = hex::encode(sha2::Sha256::digest(format!("{plugin}\n{command}").as_bytes()));
+    let hash = hex::encode(sha2::Sha256::digest(
+        format!("{plugin}\n{command}").as_bytes(),
+    ));
     let keep = MAX_TOOL_NAME - SUFFIX_HEX - 1;
     let cut: String = base.chars().take(keep).collect();
     format!("{cut}_{}", &hash[..SUFFIX_HEX])
@@ -83,8 +85,14 @@ mod tests {
         assert_eq!(long.len(), MAX_TOOL_NAME);
         assert!(is_valid(&long));
         // Stable across calls, distinct per command.
-        assert_eq!(long, tool_name(&format!("ns:{}", "a".repeat(80)), "cmd", &none));
-        assert_ne!(long, tool_name(&format!("ns:{}", "a".repeat(80)), "cmd2", &none));
+        assert_eq!(
+            long,
+            tool_name(&format!("ns:{}", "a".repeat(80)), "cmd", &none)
+        );
+        assert_ne!(
+            long,
+            tool_name(&format!("ns:{}", "a".repeat(80)), "cmd2", &none)
+        );
         // A clash (`a:b` `c` and `a_b` `c` clean to the same name) gets a suffix.
         let first = tool_name("a:b", "c", &none);
         let second = tool_name("a_b", "c", &|n| n == first);

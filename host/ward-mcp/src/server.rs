@@ -95,13 +95,19 @@ impl WardMcp {
         }
         let mut tools = Vec::new();
         let mut table: HashMap<String, Target> = HashMap::new();
-        for c in body["commands"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+        for c in body["commands"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+        {
             let (Some(plugin), Some(command)) = (c["plugin"].as_str(), c["command"].as_str())
             else {
                 continue;
             };
             let Some(schema) = input_schema(&c["schema"]) else {
-                tracing::warn!("{plugin} {command}: no usable argument schema; not offered as a tool");
+                tracing::warn!(
+                    "{plugin} {command}: no usable argument schema; not offered as a tool"
+                );
                 continue;
             };
             let name = tool_name(plugin, command, &|n| table.contains_key(n));
@@ -152,7 +158,9 @@ impl WardMcp {
                 }
                 self.lookup(name).ok_or_else(|| {
                     McpError::invalid_params(
-                        format!("unknown tool {name}: it is not a command this agent token may run"),
+                        format!(
+                            "unknown tool {name}: it is not a command this agent token may run"
+                        ),
                         None,
                     )
                 })?
@@ -163,10 +171,12 @@ impl WardMcp {
             "command": target.command,
             "args": Value::Object(args),
         });
-        Ok(match self.request(Method::POST, "/v1/run", Some(&body)).await {
-            Ok((status, reply)) => run_result(status, &reply),
-            Err(f) => f.into_result(),
-        })
+        Ok(
+            match self.request(Method::POST, "/v1/run", Some(&body)).await {
+                Ok((status, reply)) => run_result(status, &reply),
+                Err(f) => f.into_result(),
+            },
+        )
     }
 
     async fn propose(&self, args: &JsonObject) -> CallToolResult {
@@ -195,7 +205,10 @@ impl WardMcp {
                 );
             }
         }
-        match self.request(Method::POST, "/v1/proposals", Some(&body)).await {
+        match self
+            .request(Method::POST, "/v1/proposals", Some(&body))
+            .await
+        {
             Ok((_, reply)) if reply["ok"] == json!(true) => {
                 let mut r = CallToolResult::success(vec![ContentBlock::text(format!(
                     "proposal submitted; the operator reviews it with `ward proposals list` and \
@@ -233,7 +246,9 @@ impl WardMcp {
                 let c = &reply["confirmation"];
                 let state = c["state"].as_str().unwrap_or("unknown");
                 let next = match state {
-                    "approved" => "approved: call the tool again with exactly the same arguments; it runs once",
+                    "approved" => {
+                        "approved: call the tool again with exactly the same arguments; it runs once"
+                    }
                     "pending" => "still waiting for the operator",
                     "used" => "already used: the approved call ran",
                     _ => "it will not run; a new call asks for a new confirmation",
@@ -334,7 +349,11 @@ fn propose_tool() -> Tool {
             "additionalProperties": false
         })),
     );
-    t.annotations = Some(ToolAnnotations::default().read_only(false).destructive(false));
+    t.annotations = Some(
+        ToolAnnotations::default()
+            .read_only(false)
+            .destructive(false),
+    );
     t
 }
 
@@ -453,7 +472,9 @@ impl ServerHandler for WardMcp {
         _context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let args = request.arguments.unwrap_or_default();
-        self.call(&request.name, args).await.map(CallToolResponse::from)
+        self.call(&request.name, args)
+            .await
+            .map(CallToolResponse::from)
     }
 }
 
@@ -485,7 +506,10 @@ mod tests {
             "description": "Say hello\u{1b}[2J\u{202e}", "signature": "greet: func(name: string) -> string",
             "confirm": true,
         }));
-        assert!(d.starts_with("Say hello\u{fffd}[2J\u{fffd}\n\nWIT: greet: func"), "{d}");
+        assert!(
+            d.starts_with("Say hello\u{fffd}[2J\u{fffd}\n\nWIT: greet: func"),
+            "{d}"
+        );
         assert!(d.contains("Needs the operator's confirmation"));
         let long = description(&json!({"description": "é".repeat(3000)}));
         assert!(long.len() <= MAX_DESCRIPTION_BYTES + '…'.len_utf8());
@@ -506,10 +530,19 @@ mod tests {
 
         let p = |v: Value| proposal_component(&obj(v));
         assert_eq!(p(json!({"component_path": comp})).unwrap(), bytes);
-        assert_eq!(p(json!({"component_base64": b64, "examples": "x"})).unwrap(), bytes);
+        assert_eq!(
+            p(json!({"component_base64": b64, "examples": "x"})).unwrap(),
+            bytes
+        );
         let not_component = "not a WebAssembly component (a proposal is a component with its manifest embedded: see `ward pack`)";
-        assert_eq!(p(json!({"component_path": core})).unwrap_err(), not_component);
-        assert_eq!(p(json!({"component_path": secret})).unwrap_err(), not_component);
+        assert_eq!(
+            p(json!({"component_path": core})).unwrap_err(),
+            not_component
+        );
+        assert_eq!(
+            p(json!({"component_path": secret})).unwrap_err(),
+            not_component
+        );
         assert_eq!(
             p(json!({})).unwrap_err(),
             "give component_path or component_base64"
@@ -518,11 +551,31 @@ mod tests {
             p(json!({"component_path": comp, "component_base64": b64})).unwrap_err(),
             "give only one of component_path and component_base64"
         );
-        assert!(p(json!({"component_path": dir.path()})).unwrap_err().ends_with("is not a regular file"));
-        assert!(p(json!({"component_base64": "!!"})).unwrap_err().starts_with("component_base64 is not valid base64"));
-        assert!(p(json!({"component_path": 1})).unwrap_err().contains("must be strings"));
-        assert!(p(json!({"component_path": comp, "grant": true})).unwrap_err().starts_with("unknown argument grant"));
+        assert!(
+            p(json!({"component_path": dir.path()}))
+                .unwrap_err()
+                .ends_with("is not a regular file")
+        );
+        assert!(
+            p(json!({"component_base64": "!!"}))
+                .unwrap_err()
+                .starts_with("component_base64 is not valid base64")
+        );
+        assert!(
+            p(json!({"component_path": 1}))
+                .unwrap_err()
+                .contains("must be strings")
+        );
+        assert!(
+            p(json!({"component_path": comp, "grant": true}))
+                .unwrap_err()
+                .starts_with("unknown argument grant")
+        );
         let big = "A".repeat((MAX_PROPOSAL_COMPONENT_BYTES as usize / 3) * 4 + 100);
-        assert!(p(json!({"component_base64": big})).unwrap_err().contains("holds more than"));
+        assert!(
+            p(json!({"component_base64": big}))
+                .unwrap_err()
+                .contains("holds more than")
+        );
     }
 }

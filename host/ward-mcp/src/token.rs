@@ -50,13 +50,17 @@ pub enum TokenError {
         mode: u32,
     },
     /// The token file is larger than [`MAX_TOKEN_FILE_BYTES`].
-    #[error("the token file {path} is larger than {MAX_TOKEN_FILE_BYTES} bytes; it holds no agent token")]
+    #[error(
+        "the token file {path} is larger than {MAX_TOKEN_FILE_BYTES} bytes; it holds no agent token"
+    )]
     TooLarge {
         /// The file.
         path: PathBuf,
     },
     /// The text is not shaped like an agent token.
-    #[error("{source_name} does not hold an agent token (expected wk_ followed by letters and digits)")]
+    #[error(
+        "{source_name} does not hold an agent token (expected wk_ followed by letters and digits)"
+    )]
     Malformed {
         /// Where the text came from: `WARD_TOKEN` or the file's path.
         source_name: String,
@@ -79,8 +83,9 @@ impl AgentToken {
     pub fn parse(text: &str, source_name: &str) -> Result<AgentToken, TokenError> {
         let t = text.trim();
         let well_formed = t.len() <= MAX_TOKEN_BYTES
-            && t.strip_prefix("wk_")
-                .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()));
+            && t.strip_prefix("wk_").is_some_and(|rest| {
+                !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+            });
         if !well_formed {
             return Err(TokenError::Malformed {
                 source_name: source_name.to_owned(),
@@ -188,7 +193,9 @@ mod tests {
         );
         assert!(err(None, Some(&big)).contains("is larger than 4096 bytes"));
         assert!(err(None, Some(dir.path())).contains("is not a regular file"));
-        assert!(err(None, Some(&dir.path().join("missing"))).starts_with("cannot read the token file"));
+        assert!(
+            err(None, Some(&dir.path().join("missing"))).starts_with("cannot read the token file")
+        );
         for bad in ["wk_", "wk_a b", "tk_abc", "wk_abc\u{202e}", "Bearer wk_abc"] {
             assert!(AgentToken::parse(bad, "WARD_TOKEN").is_err(), "{bad:?}");
         }
