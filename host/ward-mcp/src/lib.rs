@@ -12,7 +12,8 @@
 //!   daemon's error kind) or a call waiting on a confirmation is a result with `isError: true`
 //!   whose text says which, and for a pending call the confirmation id and how the operator
 //!   approves it.
-//! - `propose_capability`: `POST /v1/proposals` with the component (base64) and examples.
+//! - `propose_capability`: `POST /v1/proposals` with the component (base64), its examples and
+//!   source files.
 //!
 //! Incoming JSON-RPC lines are bounded by [`MAX_LINE_BYTES`].
 
@@ -27,11 +28,13 @@ pub mod token;
 use rmcp::ServiceExt as _;
 use rmcp::transport::async_rw::AsyncRwTransport;
 
-pub use server::{MAX_PROPOSAL_COMPONENT_BYTES, MAX_PROPOSAL_EXAMPLES_BYTES, WardMcp};
+pub use server::{
+    MAX_PROPOSAL_COMPONENT_BYTES, MAX_PROPOSAL_EXAMPLES_BYTES, MAX_PROPOSAL_SOURCE_BYTES, WardMcp,
+};
 pub use token::{AgentToken, TokenError};
 
-/// Longest JSON-RPC message accepted on stdin, in bytes; a longer line is dropped unread and
-/// answered with an error, and the session goes on.
+/// Longest JSON-RPC message accepted on stdin, in bytes; a longer line is dropped without
+/// being buffered, unanswered, and the session goes on.
 ///
 /// Threat: a client (or whatever feeds stdin) sending an endless line to exhaust memory. Sized
 /// for a `propose_capability` call carrying [`MAX_PROPOSAL_COMPONENT_BYTES`] as base64.

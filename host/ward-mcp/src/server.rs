@@ -32,6 +32,9 @@ pub const MAX_PROPOSAL_COMPONENT_BYTES: u64 = 8 * 1024 * 1024;
 /// Largest examples text `propose_capability` forwards, in bytes. Threat: as above.
 pub const MAX_PROPOSAL_EXAMPLES_BYTES: usize = 256 * 1024;
 
+/// Largest total of the source files `propose_capability` forwards, in bytes. Threat: as above.
+pub const MAX_PROPOSAL_SOURCE_BYTES: usize = 1024 * 1024;
+
 /// Longest description shown for a tool, in bytes. Threat: a manifest description crowding
 /// the agent's context.
 const MAX_DESCRIPTION_BYTES: usize = 2048;
@@ -180,39 +183,21 @@ impl WardMcp {
     }
 
     async fn propose(&self, args: &JsonObject) -> CallToolResult {
-        let component = match proposal_component(args) {
-            Ok(c) => c,
+        let body = match proposal_body(args) {
+            Ok(b) => b,
             Err(message) => return local_error("invalid-proposal", message),
         };
-        let mut body = json!({
-            "component": base64::engine::general_purpose::STANDARD.encode(&component),
-        });
-        match args.get("examples") {
-            None | Some(Value::Null) => {}
-            Some(Value::String(e)) if e.len() <= MAX_PROPOSAL_EXAMPLES_BYTES => {
-                body["examples"] = json!(e);
-            }
-            Some(Value::String(_)) => {
-                return local_error(
-                    "invalid-proposal",
-                    format!("examples is larger than {MAX_PROPOSAL_EXAMPLES_BYTES} bytes"),
-                );
-            }
-            Some(_) => {
-                return local_error(
-                    "invalid-proposal",
-                    "examples must be a string: the examples file's text (TOML or JSON)",
-                );
-            }
-        }
         match self
             .request(Method::POST, "/v1/proposals", Some(&body))
             .await
         {
             Ok((_, reply)) if reply["ok"] == json!(true) => {
+                let id = reply["id"].as_str().unwrap_or("?");
                 let mut r = CallToolResult::success(vec![ContentBlock::text(format!(
-                    "proposal submitted; the operator reviews it with `ward proposals list` and \
-                     `ward proposals show ID`. wardd answered: {reply}"
+                    "proposal {id} submitted and pending the operator's review (examples passed: {}); \
+                     nothing is installed or granted until the operator approves it with \
+                     `ward proposals approve {id}`. Report: {}",
+                    reply["examples_passed"], reply["report"]
                 ))]);
                 r.structured_content = Some(reply);
                 r
@@ -342,8 +327,13 @@ fn propose_tool() -> Tool {
                     "description": "the component's bytes, base64 (standard alphabet)"
                 },
                 "examples": {
-                    "type": "string",
-                    "description": "the examples file's text (TOML or JSON): command, args, expected result, optional HTTP fixtures"
+                    "type": ["object", "string"],
+                    "description": "the examples: the examples file's JSON form ({\"example\": [{\"command\", \"args\", \"expect\"}], optional HTTP fixtures}), or the file's text (TOML or JSON)"
+                },
+                "source": {
+                    "type": "object",
+                    "additionalProperties": { "type": "string" },
+                    "description": "the component's source files, path -> text, for the report's source diff"
                 }
             },
             "additionalProperties": false
@@ -375,15 +365,77 @@ fn confirmation_tool() -> Tool {
     t
 }
 
+/// The body of `POST /v1/proposals`: `component_base64`, and `examples` (the examples file's
+/// JSON form) and `source` (path -> text) when given.
+fn proposal_body(args: &JsonObject) -> Result<Value, String> {
+    let component = proposal_component(args)?;
+    let mut body = json!({
+        "component_base64": base64::engine::general_purpose::STANDARD.encode(&component),
+    });
+    match args.get("examples") {
+        None | Some(Value::Null) => {}
+        Some(e) => body["examples"] = examples_json(e)?,
+    }
+    match args.get("source") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(files)) => {
+            let mut total = 0usize;
+            for (path, text) in files {
+                let Some(text) = text.as_str() else {
+                    return Err(format!("source: {path} must map to the file's text"));
+                };
+                total = total.saturating_add(path.len() + text.len());
+            }
+            if total > MAX_PROPOSAL_SOURCE_BYTES {
+                return Err(format!(
+                    "source is larger than {MAX_PROPOSAL_SOURCE_BYTES} bytes"
+                ));
+            }
+            body["source"] = Value::Object(files.clone());
+        }
+        Some(_) => return Err("source must be an object: file path -> text".to_owned()),
+    }
+    Ok(body)
+}
+
+/// The examples as the daemon takes them (the examples file's JSON form): an object as is, or
+/// the text of an examples file, JSON or TOML.
+fn examples_json(e: &Value) -> Result<Value, String> {
+    match e {
+        Value::Object(_) => {
+            if e.to_string().len() > MAX_PROPOSAL_EXAMPLES_BYTES {
+                return Err(format!(
+                    "examples is larger than {MAX_PROPOSAL_EXAMPLES_BYTES} bytes"
+                ));
+            }
+            Ok(e.clone())
+        }
+        Value::String(text) => {
+            if text.len() > MAX_PROPOSAL_EXAMPLES_BYTES {
+                return Err(format!(
+                    "examples is larger than {MAX_PROPOSAL_EXAMPLES_BYTES} bytes"
+                ));
+            }
+            if let Ok(v @ Value::Object(_)) = serde_json::from_str::<Value>(text) {
+                return Ok(v);
+            }
+            toml::from_str::<Value>(text)
+                .map_err(|err| format!("examples is neither a JSON object nor TOML: {err}"))
+        }
+        _ => {
+            Err("examples must be an object or the examples file's text (TOML or JSON)".to_owned())
+        }
+    }
+}
+
 /// The component bytes of a proposal: read from `component_path` or decoded from
 /// `component_base64`, bounded, and checked to be a component.
 fn proposal_component(args: &JsonObject) -> Result<Vec<u8>, String> {
-    if let Some(k) = args
-        .keys()
-        .find(|k| !["component_path", "component_base64", "examples"].contains(&k.as_str()))
-    {
+    if let Some(k) = args.keys().find(|k| {
+        !["component_path", "component_base64", "examples", "source"].contains(&k.as_str())
+    }) {
         return Err(format!(
-            "unknown argument {k}: expected component_path or component_base64, and examples"
+            "unknown argument {k}: expected component_path or component_base64, examples and source"
         ));
     }
     let bytes = match (args.get("component_path"), args.get("component_base64")) {
@@ -572,6 +624,37 @@ mod tests {
                 .starts_with("unknown argument grant")
         );
         let big = "A".repeat((MAX_PROPOSAL_COMPONENT_BYTES as usize / 3) * 4 + 100);
+        // The body the daemon takes: base64 component, examples in JSON form, source files.
+        let body = proposal_body(&obj(json!({
+            "component_path": comp,
+            "examples": "[[example]]\ncommand = \"greet\"\nargs = { name = \"Ada\" }\nexpect = \"Hello, Ada!\"\n",
+            "source": {"src/lib.rs": "fn main() {}"},
+        })))
+        .unwrap();
+        assert_eq!(body["component_base64"], b64.as_str());
+        assert_eq!(
+            body["examples"],
+            json!({"example": [{"command": "greet", "args": {"name": "Ada"}, "expect": "Hello, Ada!"}]})
+        );
+        assert_eq!(body["source"], json!({"src/lib.rs": "fn main() {}"}));
+        let same = proposal_body(&obj(json!({"component_base64": b64,
+            "examples": r#"{"example": [{"command": "greet", "args": {"name": "Ada"}, "expect": "Hello, Ada!"}]}"#})))
+        .unwrap();
+        assert_eq!(same["examples"], body["examples"]);
+        let err = |v: Value| proposal_body(&obj(v)).unwrap_err();
+        assert!(
+            err(json!({"component_base64": b64, "examples": "[[nope"}))
+                .starts_with("examples is neither a JSON object nor TOML")
+        );
+        assert!(
+            err(json!({"component_base64": b64, "examples": 3}))
+                .starts_with("examples must be an object")
+        );
+        assert_eq!(
+            err(json!({"component_base64": b64, "source": {"a": 1}})),
+            "source: a must map to the file's text"
+        );
+        assert!(err(json!({"component_base64": b64, "source": {"a": "x".repeat(MAX_PROPOSAL_SOURCE_BYTES)}})).starts_with("source is larger"));
         assert!(
             p(json!({"component_base64": big}))
                 .unwrap_err()
