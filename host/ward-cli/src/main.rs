@@ -7,6 +7,7 @@ mod describe;
 mod fetch;
 mod install;
 mod mcp;
+mod new;
 mod output;
 mod run;
 mod secret;
@@ -144,5 +145,6 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Confirm { command } => agents::confirm(&home, command),
         Command::Daemon { command } => agents::daemon(&home, command),
         Command::Mcp(args) => mcp::mcp(&home, args),
+        Command::New(args) => new::new(args),
     }
 }

@@ -308,19 +308,59 @@ struct RunRequest {
 }
 
 /// The prepared, loaded plugin a request is about.
-struct Loaded {
+pub(crate) struct Loaded {
     prepared: ward_exec::Prepared,
     plugin: Arc<ward_runtime::Plugin>,
 }
 
-fn load(ctx: &Ctx, name: &str, rec: &mut Record) -> Result<Loaded, Reply> {
+/// What a cached [`Loaded`] was prepared from; it is reused only while all of it is unchanged.
+pub(crate) struct CacheKey {
+    digest: String,
+    grants: String,
+}
+
+fn load(ctx: &Ctx, name: &str, rec: &mut Record) -> Result<Arc<Loaded>, Reply> {
     rec.event.plugin = Some(name.to_owned());
+    // Reuse what `ward_exec::prepare` produced for this exact digest and grant row, as long as the
+    // plugin is still current, enabled and granted the same. Plugins with secrets are prepared
+    // afresh on every call, so that a changed secret value applies at once.
+    let key = ctx
+        .stores
+        .with(|s| -> Result<Option<CacheKey>, ward_store::StoreError> {
+            let Some(current) = s.current(name)? else {
+                return Ok(None);
+            };
+            if !current.enabled {
+                return Ok(None);
+            }
+            let Some(grants) = s.grants_for(&current.digest)? else {
+                return Ok(None);
+            };
+            Ok(Some(CacheKey {
+                digest: current.digest,
+                grants: grants.to_string(),
+            }))
+        });
+    if let Ok(Some(key)) = &key {
+        let cache = ctx.prepared.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((k, loaded)) = cache.get(name)
+            && k.digest == key.digest
+            && k.grants == key.grants
+        {
+            rec.event.digest = Some(key.digest.clone());
+            return Ok(loaded.clone());
+        }
+    }
     let prepared = ctx
         .stores
         .with(|s| ward_exec::prepare(&ctx.home, &ctx.policy, s, name));
     let prepared = match prepared {
         Ok(p) => p,
         Err(e) => {
+            ctx.prepared
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(name);
             if let Some((reason, digest)) = e.audit_denial() {
                 rec.event.digest = Some(digest.to_owned());
                 return Err(denied(rec, StatusCode::FORBIDDEN, reason, e.to_string()));
@@ -361,7 +401,17 @@ fn load(ctx: &Ctx, name: &str, rec: &mut Record) -> Result<Loaded, Reply> {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(name.to_owned(), prepared.digest.clone());
-    Ok(Loaded { prepared, plugin })
+    let cacheable = prepared.manifest.capabilities.secrets.is_empty();
+    let loaded = Arc::new(Loaded { prepared, plugin });
+    if let (true, Ok(Some(key))) = (cacheable, key)
+        && key.digest == loaded.prepared.digest
+    {
+        ctx.prepared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_owned(), (key, loaded.clone()));
+    }
+    Ok(loaded)
 }
 
 fn needs_confirm(ctx: &Ctx, loaded: &Loaded, name: &str, command: &str) -> bool {

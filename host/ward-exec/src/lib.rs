@@ -106,8 +106,8 @@ impl ExecError {
     }
 }
 
-/// Everything a call of an installed plugin needs, as the operator consented to it.
-#[derive(Debug)]
+/// Everything a call of an installed plugin needs, as the operator consented to it. `Debug`
+/// shows the name, digest and grants (names only), not the component bytes.
 pub struct Prepared {
     /// The plugin name.
     pub name: String,
@@ -121,6 +121,17 @@ pub struct Prepared {
     pub component: Vec<u8>,
     /// The grants bound to the digest: environment, directories, key-value, network.
     pub grants: Grants,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("name", &self.name)
+            .field("digest", &self.digest)
+            .field("component_bytes", &self.component.len())
+            .field("grants", &self.grants)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Opens the store in `home` with the operator policy's settings, acting as the operator.
