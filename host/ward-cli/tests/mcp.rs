@@ -452,13 +452,22 @@ async fn pending_confirmation_is_reported_as_pending() {
 async fn propose_through_the_tool_is_forwarded_to_the_daemon() {
     let e = env();
     let (tok, _) = token(&e.home, HELLO, None);
+    // An unsigned component with its manifest embedded, as `ward pack` writes it.
+    let component = e.home.join("proposal.wasm");
+    let bytes = std::fs::read(ward_fixtures::HELLO).unwrap();
+    let manifest = "name = \"local:hello\"\nversion = \"0.1.0\"\ndescription = \"Greets\"\n";
+    std::fs::write(
+        &component,
+        ward_manifest::embed(&bytes, manifest.as_bytes()).unwrap(),
+    )
+    .unwrap();
     let d = daemon(&e.home).await;
     let r = drive(
         &e.home,
         Some(&tok),
         json!({"steps": [
             {"op": "call", "name": "propose_capability", "args": {
-                "component_path": ward_fixtures::HELLO,
+                "component_path": component,
                 "examples": "[[example]]\ncommand = \"greet\"\nargs = {name = \"x\"}\nexpect = \"Hello, x!\"\n"}},
         ]}),
     )
