@@ -23,8 +23,46 @@ const GUARDED: &str = "example:guarded";
 /// Guard against a hung client (not a timing assertion: a healthy run takes seconds).
 const CLIENT_DEADLINE: Duration = Duration::from_secs(300);
 
+/// The `ward` binary under test, hard-linked at first use to a name private to this test
+/// process: the target directory may be shared with other builds that replace
+/// `target/debug/ward` while the tests run, and a link keeps this build's file.
 fn ward_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_ward"))
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let built = PathBuf::from(env!("CARGO_BIN_EXE_ward"));
+        let dir = target_dir().join("mcp-test-bin");
+        std::fs::create_dir_all(&dir).unwrap();
+        // Links left by earlier runs whose process is gone.
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name.strip_prefix("ward-").unwrap_or_default();
+            if !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        let link = dir.join(format!("ward-{}", std::process::id()));
+        let _ = std::fs::remove_file(&link);
+        std::fs::hard_link(&built, &link).unwrap();
+        let help = std::process::Command::new(&link)
+            .args(["mcp", "--help"])
+            .output()
+            .unwrap();
+        assert!(
+            help.status.success(),
+            "{} has no `ward mcp`: another build replaced it; run the tests again",
+            built.display()
+        );
+        link
+    })
+    .clone()
+}
+
+fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_ward"))
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
 }
 
 fn client_dir() -> PathBuf {
@@ -44,11 +82,7 @@ fn python() -> &'static Path {
             (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
         });
         let key = format!("{key:016x}");
-        let target = ward_bin()
-            .parent()
-            .and_then(Path::parent)
-            .expect("target dir")
-            .to_path_buf();
+        let target = target_dir();
         let venv = target.join(format!("mcp-client-venv-{key}"));
         let py = venv.join("bin/python");
         if venv.join("ready").exists() {
@@ -474,14 +508,15 @@ async fn propose_through_the_tool_is_forwarded_to_the_daemon() {
     .await;
     d.shutdown().await;
     let res = &r[0];
-    // The proposal reached the daemon's agent socket, once: the daemon audited that request.
+    // The proposal reached the daemon's agent socket, once: the daemon audited that request
+    // (besides the tool lists the client asks for).
     let rows = Store::open(&e.home)
         .unwrap()
         .audit_list(ward_store::AuditQuery::default())
         .unwrap();
     let agent_rows = rows
         .iter()
-        .filter(|row| row.actor.starts_with("agent:uid:"))
+        .filter(|row| row.actor.starts_with("agent:uid:") && row.detail["endpoint"] != "commands")
         .count();
     assert_eq!(agent_rows, 1, "{rows:?}");
     if res["isError"] == false {
@@ -646,7 +681,7 @@ async fn token_from_a_private_file_works() {
 }
 
 fn ward(home: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("ward").unwrap();
+    let mut cmd = Command::new(ward_bin());
     cmd.env("WARD_HOME", home)
         .env_remove("WARD_TOKEN")
         .env_remove("RUST_LOG")
