@@ -92,8 +92,21 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: Option<DaemonCommand>,
     },
+    /// Serve the Model Context Protocol on stdio for an agent (its token in WARD_TOKEN or a file)
+    Mcp(McpArgs),
     /// Create a plugin project (Rust, Python or JavaScript) that builds and runs as generated
     New(NewArgs),
+}
+
+/// `ward mcp`: the agent's token never appears on the command line (`ps` shows it to everyone).
+#[derive(Debug, Args)]
+pub(crate) struct McpArgs {
+    /// A file holding the agent token (mode 600) [default: the WARD_TOKEN environment variable]
+    #[arg(long, value_name = "PATH")]
+    pub(crate) token_file: Option<PathBuf>,
+    /// The daemon's agent socket [default: $WARD_HOME/run/agent.sock]
+    #[arg(long, value_name = "PATH")]
+    pub(crate) socket: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

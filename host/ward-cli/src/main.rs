@@ -6,6 +6,7 @@ mod cli;
 mod describe;
 mod fetch;
 mod install;
+mod mcp;
 mod new;
 mod output;
 mod run;
@@ -143,6 +144,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Token { command } => agents::token(&home, command),
         Command::Confirm { command } => agents::confirm(&home, command),
         Command::Daemon { command } => agents::daemon(&home, command),
+        Command::Mcp(args) => mcp::mcp(&home, args),
         Command::New(args) => new::new(args),
     }
 }
