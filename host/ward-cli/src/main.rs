@@ -7,6 +7,7 @@ mod describe;
 mod fetch;
 mod install;
 mod output;
+mod proposals;
 mod run;
 mod secret;
 
@@ -142,5 +143,8 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Token { command } => agents::token(&home, command),
         Command::Confirm { command } => agents::confirm(&home, command),
         Command::Daemon { command } => agents::daemon(&home, command),
+        Command::Propose(args) => proposals::propose(&home, args),
+        Command::Proposals { command } => proposals::proposals(&home, command),
+        Command::Promote(args) => proposals::promote(&home, args),
     }
 }

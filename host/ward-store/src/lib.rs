@@ -18,6 +18,7 @@ mod blob;
 mod error;
 mod failpoint;
 mod names;
+mod proposal;
 mod registry;
 mod time;
 
@@ -41,13 +42,14 @@ pub use blob::BlobDigest;
 pub use error::{AuditError, StoreError};
 pub use failpoint::FAIL_POINTS;
 pub use names::{MAX_DOC_BYTES, MAX_NAME_BYTES, MAX_TEXT_BYTES};
+pub use proposal::{NewProposal, Proposal, ProposalState};
 pub use registry::{
     InstallOutcome, InstallRecord, InstalledVersion, KvUsage, PluginDetail, PluginRow, TrustedKey,
     VersionRow,
 };
 
 /// Schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Default number of previous versions kept besides the current one.
 pub const DEFAULT_KEEP_VERSIONS: usize = 3;
@@ -272,6 +274,10 @@ impl Store {
         if found < 2 {
             tx.execute_batch(agent::SCHEMA_V2)?;
             tx.pragma_update(None, "user_version", 2)?;
+        }
+        if found < 3 {
+            tx.execute_batch(proposal::SCHEMA_V3)?;
+            tx.pragma_update(None, "user_version", 3)?;
         }
         tx.commit()?;
         Ok(())
@@ -544,6 +550,9 @@ pub(crate) fn check_event(ev: &AuditEvent) -> Result<(), StoreError> {
         ("version", &d.to_version),
         ("token id", &d.token),
         ("confirmation id", &d.confirmation),
+        ("proposal id", &d.proposal),
+        ("method", &d.method),
+        ("origin", &d.origin),
     ];
     for (what, v) in idents {
         if let Some(v) = v {
