@@ -88,12 +88,13 @@ fn file_diff(a: &str, b: &str, out: &mut String) {
             ops.push((Op::Same, i, j));
             i += 1;
             j += 1;
-        } else if j < m && (i == n || lcs[i * (m + 1) + j + 1] >= lcs[(i + 1) * (m + 1) + j]) {
-            ops.push((Op::Add, i, j));
-            j += 1;
-        } else {
+        } else if i < n && (j == m || lcs[(i + 1) * (m + 1) + j] >= lcs[i * (m + 1) + j + 1]) {
+            // Deletions first, as `diff -u` shows them.
             ops.push((Op::Del, i, j));
             i += 1;
+        } else {
+            ops.push((Op::Add, i, j));
+            j += 1;
         }
     }
     // Group changes into hunks with context.

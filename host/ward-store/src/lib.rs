@@ -304,7 +304,7 @@ impl Store {
         self.gc_blobs(&candidates)
     }
 
-    /// Removes the blob files among `candidates` that no version row references, holding the
+    /// Removes the blob files among `candidates` that no version or proposal row references, holding the
     /// database write lock so that no install can reference them meanwhile.
     pub(crate) fn gc_blobs(&mut self, candidates: &[String]) -> Result<(), StoreError> {
         if candidates.is_empty() {
@@ -315,7 +315,10 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut removed = false;
         {
-            let mut stmt = tx.prepare("SELECT 1 FROM versions WHERE blob = ?1 LIMIT 1")?;
+            // Kept versions and recorded proposals both hold their component blob.
+            let mut stmt = tx.prepare(
+                "SELECT 1 FROM versions WHERE blob = ?1 UNION ALL SELECT 1 FROM proposals WHERE blob = ?1 LIMIT 1",
+            )?;
             for name in candidates {
                 if !blob::is_blob_name(name) || stmt.exists([name])? {
                     continue;
