@@ -445,12 +445,36 @@ pub(crate) fn install_bytes(
         })
         .map_err(|e| Failure::plugin(anyhow!(e).context(format!("cannot install {name}"))))?;
     eprintln!("{} {name} {} ({digest})", outcome.action, manifest.version);
+    secrets_hint(home, &manifest);
     Ok(Committed {
         name,
         version: manifest.version.to_string(),
         digest,
         previous: previous.map(|p| p.current.version),
     })
+}
+
+/// Tells the operator which of the secrets the plugin declares are not set yet (names only):
+/// `ward run` refuses to start it until they are.
+fn secrets_hint(home: &Home, manifest: &Manifest) {
+    let declared = &manifest.capabilities.secrets;
+    if declared.is_empty() {
+        return;
+    }
+    match ward_secrets::SecretStore::open(home.root()) {
+        Ok(store) => {
+            let set = store.list();
+            for secret in declared {
+                if !set.contains(&secret.name) {
+                    eprintln!(
+                        "note: secret {} is not set: run ward secret set {} before running it",
+                        secret.name, secret.name
+                    );
+                }
+            }
+        }
+        Err(err) => eprintln!("note: the secret store is unavailable: {err}"),
+    }
 }
 
 /// The grant entries for `manifest`: its capability kinds, plus the environment values and

@@ -419,6 +419,13 @@ fn issue_bot_without_its_secret_set_stops_before_guest_code() {
         &issue_bot_manifest(api.port, other.port),
         "issue-bot",
     );
+    // The install itself says so.
+    let installed = env.seen.lock().unwrap().last().unwrap().1.clone();
+    let installed = String::from_utf8_lossy(&installed).into_owned();
+    assert!(
+        installed.contains("note: secret ISSUE_TOKEN is not set: run ward secret set ISSUE_TOKEN"),
+        "{installed}"
+    );
     let api_host = format!("api=127.0.0.1:{}", api.port);
     let out = env.run(
         &["run", "example:issue-bot", "list-issues", &api_host],

@@ -51,6 +51,8 @@ impl Reply {
 struct Record {
     event: AuditEvent,
     usage: Vec<UsageDelta>,
+    /// Rows written with the request's own: requests a paper-mode plugin held back.
+    extra: Vec<AuditEvent>,
 }
 
 impl Record {
@@ -89,6 +91,7 @@ pub(crate) async fn handle(
     let mut rec = Record {
         event,
         usage: Vec::new(),
+        extra: Vec::new(),
     };
     let reply = match socket {
         Socket::Agent => agent(&ctx, req, &mut rec).await,
@@ -101,7 +104,9 @@ pub(crate) async fn handle(
     rec.event.detail.bytes_out = Some(body.len() as u64);
     rec.event.detail.duration_ms =
         Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
-    if let Err(e) = ctx.audit.record(vec![rec.event], rec.usage).await {
+    let mut events = vec![rec.event];
+    events.append(&mut rec.extra);
+    if let Err(e) = ctx.audit.record(events, rec.usage).await {
         tracing::error!("request refused: the audit log cannot be written: {e}");
         let r = Reply::error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -317,19 +322,59 @@ struct RunRequest {
 }
 
 /// The prepared, loaded plugin a request is about.
-struct Loaded {
+pub(crate) struct Loaded {
     prepared: ward_exec::Prepared,
     plugin: Arc<ward_runtime::Plugin>,
 }
 
-fn load(ctx: &Ctx, name: &str, rec: &mut Record) -> Result<Loaded, Reply> {
+/// What a cached [`Loaded`] was prepared from; it is reused only while all of it is unchanged.
+pub(crate) struct CacheKey {
+    digest: String,
+    grants: String,
+}
+
+fn load(ctx: &Ctx, name: &str, rec: &mut Record) -> Result<Arc<Loaded>, Reply> {
     rec.event.plugin = Some(name.to_owned());
+    // Reuse what `ward_exec::prepare` produced for this exact digest and grant row, as long as the
+    // plugin is still current, enabled and granted the same. Plugins with secrets are prepared
+    // afresh on every call, so that a changed secret value applies at once.
+    let key = ctx
+        .stores
+        .with(|s| -> Result<Option<CacheKey>, ward_store::StoreError> {
+            let Some(current) = s.current(name)? else {
+                return Ok(None);
+            };
+            if !current.enabled {
+                return Ok(None);
+            }
+            let Some(grants) = s.grants_for(&current.digest)? else {
+                return Ok(None);
+            };
+            Ok(Some(CacheKey {
+                digest: current.digest,
+                grants: grants.to_string(),
+            }))
+        });
+    if let Ok(Some(key)) = &key {
+        let cache = ctx.prepared.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((k, loaded)) = cache.get(name)
+            && k.digest == key.digest
+            && k.grants == key.grants
+        {
+            rec.event.digest = Some(key.digest.clone());
+            return Ok(loaded.clone());
+        }
+    }
     let prepared = ctx
         .stores
         .with(|s| ward_exec::prepare(&ctx.home, &ctx.policy, s, name));
     let prepared = match prepared {
         Ok(p) => p,
         Err(e) => {
+            ctx.prepared
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(name);
             if let Some((reason, digest)) = e.audit_denial() {
                 rec.event.digest = Some(digest.to_owned());
                 return Err(denied(rec, StatusCode::FORBIDDEN, reason, e.to_string()));
@@ -370,7 +415,19 @@ fn load(ctx: &Ctx, name: &str, rec: &mut Record) -> Result<Loaded, Reply> {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(name.to_owned(), prepared.digest.clone());
-    Ok(Loaded { prepared, plugin })
+    // A paper-mode plugin is prepared per call, so that each call's record of held-back
+    // requests is its own.
+    let cacheable = prepared.manifest.capabilities.secrets.is_empty() && prepared.paper.is_none();
+    let loaded = Arc::new(Loaded { prepared, plugin });
+    if let (true, Ok(Some(key))) = (cacheable, key)
+        && key.digest == loaded.prepared.digest
+    {
+        ctx.prepared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_owned(), (key, loaded.clone()));
+    }
+    Ok(loaded)
 }
 
 fn needs_confirm(ctx: &Ctx, loaded: &Loaded, name: &str, command: &str) -> bool {
@@ -630,6 +687,20 @@ async fn run(ctx: &Arc<Ctx>, token: &AgentToken, body: &[u8], rec: &mut Record) 
     ctx.stats
         .in_flight
         .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    if let Some(paper) = &loaded.prepared.paper {
+        for held in paper.take() {
+            let mut ev = AuditEvent::new(AuditAction::PaperRequest);
+            ev.actor = rec.event.actor.clone();
+            ev.plugin = Some(loaded.prepared.name.clone());
+            ev.digest = Some(loaded.prepared.digest.clone());
+            ev.outcome = Outcome::Denied;
+            ev.detail.reason = Some("paper-mode");
+            ev.detail.token = Some(token.id.clone());
+            ev.detail.method = Some(held.method);
+            ev.detail.origin = Some(held.origin);
+            rec.extra.push(ev);
+        }
+    }
     let (cpu_ms, fuel) = match &outcome {
         // Call time counts in whole milliseconds, rounded up: every call costs at least one.
         Ok(out) => (

@@ -147,6 +147,8 @@ struct Ctx {
     stats: Stats,
     conns: Arc<Semaphore>,
     calls: Semaphore,
+    /// Prepared and loaded plugins by name, reused while their digest and grants are unchanged.
+    prepared: Mutex<std::collections::HashMap<String, (api::CacheKey, Arc<api::Loaded>)>>,
 }
 
 /// A started daemon. [`Running::shutdown`] stops it gracefully.
@@ -205,6 +207,7 @@ pub async fn start(config: DaemonConfig) -> Result<Running, DaemonError> {
     let ctx = Arc::new(Ctx {
         conns: Arc::new(Semaphore::new(config.limits.max_connections)),
         calls: Semaphore::new(config.limits.max_inflight_calls),
+        prepared: Mutex::new(std::collections::HashMap::new()),
         config,
         home,
         policy,

@@ -1084,3 +1084,32 @@ async fn audit_failure_refuses_the_request() {
     let _ = child.wait();
     assert!(audit_rows(&e.home).iter().all(|r| r.action != "run"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabled_or_ungranted_plugin_is_refused_on_the_next_call() {
+    let e = env();
+    let (tok, _) = hello_token(&e.home);
+    let d = start(config(&e.home)).await;
+    assert_eq!(
+        run_greet(&d, Some(&tok), HELLO_NAME, "x").await.0,
+        StatusCode::OK
+    );
+    Store::open(&e.home)
+        .unwrap()
+        .disable(HELLO_NAME, "operator")
+        .unwrap();
+    let (s, b) = run_greet(&d, Some(&tok), HELLO_NAME, "x").await;
+    assert_eq!((s, kind(&b)), (StatusCode::FORBIDDEN, "disabled"));
+    Store::open(&e.home).unwrap().enable(HELLO_NAME).unwrap();
+    assert_eq!(
+        run_greet(&d, Some(&tok), HELLO_NAME, "x").await.0,
+        StatusCode::OK
+    );
+    Store::open(&e.home)
+        .unwrap()
+        .uninstall(HELLO_NAME, false)
+        .unwrap();
+    let (s, b) = run_greet(&d, Some(&tok), HELLO_NAME, "x").await;
+    assert_eq!((s, kind(&b)), (StatusCode::NOT_FOUND, "not-installed"));
+    d.shutdown().await;
+}

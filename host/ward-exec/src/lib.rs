@@ -111,8 +111,8 @@ impl ExecError {
     }
 }
 
-/// Everything a call of an installed plugin needs, as the operator consented to it.
-#[derive(Debug)]
+/// Everything a call of an installed plugin needs, as the operator consented to it. `Debug`
+/// shows the name, digest and grants (names only), not the component bytes.
 pub struct Prepared {
     /// The plugin name.
     pub name: String,
@@ -140,6 +140,17 @@ pub fn is_paper(stored: &serde_json::Value) -> bool {
     stored
         .as_array()
         .is_some_and(|entries| entries.iter().any(|e| e["kind"] == "paper"))
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("name", &self.name)
+            .field("digest", &self.digest)
+            .field("component_bytes", &self.component.len())
+            .field("grants", &self.grants)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Opens the store in `home` with the operator policy's settings, acting as the operator.

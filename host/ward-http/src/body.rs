@@ -5,11 +5,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use crate::secrets::ResponseScrub;
 use bytes::Bytes;
 use http::HeaderMap;
 use http_body::{Body, Frame};
 use tokio::time::{Instant, Sleep};
-use ward_secrets::Scrubber;
 use wasmtime_wasi_http::Error;
 
 /// Which way a capped body flows, for the error it ends with.
@@ -124,17 +124,17 @@ where
 /// tail until the next frame or the end). Trailer values are scrubbed too.
 pub(crate) struct Scrubbed<B> {
     inner: B,
-    scrubber: Scrubber,
+    scrub: ResponseScrub,
     /// Trailers waiting behind the held-back tail.
     trailers: Option<HeaderMap>,
     done: bool,
 }
 
 impl<B> Scrubbed<B> {
-    pub(crate) fn new(inner: B, scrubber: Scrubber) -> Scrubbed<B> {
+    pub(crate) fn new(inner: B, scrub: ResponseScrub) -> Scrubbed<B> {
         Scrubbed {
             inner,
-            scrubber,
+            scrub,
             trailers: None,
             done: false,
         }
@@ -164,7 +164,7 @@ where
             match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
                 None => {
                     this.done = true;
-                    let rest = this.scrubber.finish();
+                    let rest = this.scrub.body.finish();
                     if rest.is_empty() {
                         return Poll::Ready(None);
                     }
@@ -172,13 +172,13 @@ where
                 }
                 Some(Err(err)) => {
                     // Whatever was held back is dropped with the error.
-                    let _ = this.scrubber.finish();
+                    let _ = this.scrub.body.finish();
                     this.done = true;
                     return Poll::Ready(Some(Err(err)));
                 }
                 Some(Ok(frame)) => match frame.into_data() {
                     Ok(data) => {
-                        let out = this.scrubber.scrub(&data);
+                        let out = this.scrub.body.scrub(&data);
                         if !out.is_empty() {
                             return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
                         }
@@ -187,9 +187,9 @@ where
                         let Ok(mut trailers) = frame.into_trailers() else {
                             continue;
                         };
-                        crate::secrets::scrub_headers(&mut trailers, &this.scrubber);
+                        this.scrub.headers(&mut trailers);
                         this.trailers = Some(trailers);
-                        let rest = this.scrubber.finish();
+                        let rest = this.scrub.body.finish();
                         if !rest.is_empty() {
                             return Poll::Ready(Some(Ok(Frame::data(Bytes::from(rest)))));
                         }

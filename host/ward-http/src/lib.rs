@@ -484,13 +484,15 @@ impl Inner {
             None
         } else {
             secrets::ask_identity(&mut request);
-            Some(secrets::scrubber(&self.grant.secrets).map_err(|err| {
-                refuse(
-                    &uri,
-                    &err,
-                    Error::InternalError(Some("cannot scrub responses of secrets".into())),
-                )
-            })?)
+            Some(
+                secrets::ResponseScrub::new(&self.grant.secrets).map_err(|err| {
+                    refuse(
+                        &uri,
+                        &err,
+                        Error::InternalError(Some("cannot scrub responses of secrets".into())),
+                    )
+                })?,
+            )
         };
         if let Some(len) = content_length(&request)
             && len > limits.request_body_bytes
@@ -625,7 +627,7 @@ impl Inner {
                     Error::HttpResponseContentCoding(Some(coding)),
                 ));
             }
-            secrets::scrub_headers(response.headers_mut(), scrubber);
+            scrubber.headers(response.headers_mut());
         }
         tracing::debug!(url = %logged_origin(&uri), status = response.status().as_u16(), "outgoing HTTP response");
 

@@ -21,7 +21,9 @@
 
 use std::fmt;
 
-use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, HeaderMap};
+use http::header::{
+    ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, HeaderMap, TRANSFER_ENCODING,
+};
 use http::{HeaderValue, Request, Uri};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use ward_manifest::{Inject, NetworkRule};
@@ -321,60 +323,87 @@ pub(crate) fn ask_identity<B>(request: &mut Request<B>) {
         .insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
 }
 
-/// A scrubber for every bound value, in the forms the request carried it (raw and formatted).
-pub(crate) fn scrubber(secrets: &[BoundSecret]) -> Result<Scrubber, ward_secrets::ScrubError> {
-    let mut values: Vec<SecretValue> = Vec::with_capacity(secrets.len() * 2);
-    for s in secrets {
-        values.push(s.value.clone());
-        values.push(s.formatted());
-    }
-    Scrubber::new(values.iter().map(|v| v.expose().as_bytes()))
+/// What a response is scrubbed with when the call has secrets bound.
+pub(crate) struct ResponseScrub {
+    /// Every bound value, raw and formatted, in every form the scrubber knows.
+    pub(crate) body: Scrubber,
+    /// The raw values in lowercase, for header names (which HTTP lowercases).
+    lowered: Vec<Zeroizing<String>>,
 }
 
-/// The response's content coding when it is anything but identity.
+impl ResponseScrub {
+    /// The scrubber for `secrets`: each value raw and in its formatted form (`Bearer …`).
+    pub(crate) fn new(secrets: &[BoundSecret]) -> Result<ResponseScrub, ward_secrets::ScrubError> {
+        let mut values: Vec<SecretValue> = Vec::with_capacity(secrets.len() * 2);
+        for s in secrets {
+            values.push(s.value.clone());
+            values.push(s.formatted());
+        }
+        let body = Scrubber::new(values.iter().map(|v| v.expose().as_bytes()))?;
+        let lowered = secrets
+            .iter()
+            .filter(|s| !s.value.is_empty())
+            .map(|s| Zeroizing::new(s.value.expose().to_ascii_lowercase()))
+            .collect();
+        Ok(ResponseScrub { body, lowered })
+    }
+
+    /// Whether a header name holds a bound value (in any form the scrubber knows, or the raw
+    /// value in any case).
+    fn name_holds_secret(&self, name: &str) -> bool {
+        self.body.scrub_all(name.as_bytes()) != name.as_bytes()
+            || self.lowered.iter().any(|v| name.contains(v.as_str()))
+    }
+
+    /// Scrubs every header value; drops a header whose name holds a secret, and
+    /// `Content-Length` (scrubbing changes the body's length).
+    pub(crate) fn headers(&self, headers: &mut HeaderMap) {
+        let old = std::mem::take(headers);
+        let mut name = None;
+        for (next, value) in old {
+            if let Some(next) = next {
+                name = Some(next);
+            }
+            let Some(name) = name.clone() else {
+                continue;
+            };
+            if name == CONTENT_LENGTH || self.name_holds_secret(name.as_str()) {
+                continue;
+            }
+            let scrubbed = self.body.scrub_all(value.as_bytes());
+            let value = if scrubbed == value.as_bytes() {
+                value
+            } else {
+                match HeaderValue::from_bytes(&scrubbed) {
+                    Ok(v) => v,
+                    Err(_) => continue,
+                }
+            };
+            headers.append(name, value);
+        }
+    }
+}
+
+/// The response's content coding, or a transfer coding other than `chunked`, when there is one
+/// besides identity: the body would reach the scrubber encoded.
 pub(crate) fn encoded(headers: &HeaderMap) -> Option<String> {
-    for value in headers.get_all(CONTENT_ENCODING) {
+    let content = headers.get_all(CONTENT_ENCODING).iter().map(|v| (v, false));
+    let transfer = headers.get_all(TRANSFER_ENCODING).iter().map(|v| (v, true));
+    for (value, is_transfer) in content.chain(transfer) {
         let Ok(text) = value.to_str() else {
             return Some("(not ASCII)".into());
         };
         for coding in text.split(',') {
             let coding = coding.trim();
-            if !coding.is_empty() && !coding.eq_ignore_ascii_case("identity") {
+            let plain = coding.is_empty()
+                || coding.eq_ignore_ascii_case("identity")
+                || (is_transfer && coding.eq_ignore_ascii_case("chunked"));
+            if !plain {
                 return Some(shown(coding));
             }
         }
     }
     None
-}
-
-/// Scrubs every header value; drops a header whose name holds a secret, and `Content-Length`
-/// (scrubbing changes the body's length).
-pub(crate) fn scrub_headers(headers: &mut HeaderMap, scrubber: &Scrubber) {
-    let old = std::mem::take(headers);
-    let mut name = None;
-    for (next, value) in old {
-        if let Some(next) = next {
-            name = Some(next);
-        }
-        let Some(name) = name.clone() else {
-            continue;
-        };
-        if name == CONTENT_LENGTH
-            || scrubber.scrub_all(name.as_str().as_bytes()) != name.as_str().as_bytes()
-        {
-            continue;
-        }
-        let scrubbed = scrubber.scrub_all(value.as_bytes());
-        let value = if scrubbed == value.as_bytes() {
-            value
-        } else {
-            match HeaderValue::from_bytes(&scrubbed) {
-                Ok(v) => v,
-                Err(_) => continue,
-            }
-        };
-        headers.append(name, value);
-    }
 }
 
 #[cfg(test)]
@@ -549,6 +578,11 @@ mod tests {
         assert_eq!(encoded(&h), None);
         h.insert(CONTENT_ENCODING, HeaderValue::from_static("identity"));
         assert_eq!(encoded(&h), None);
+        h.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        assert_eq!(encoded(&h), None);
+        h.insert(TRANSFER_ENCODING, HeaderValue::from_static("br, chunked"));
+        assert_eq!(encoded(&h).as_deref(), Some("br"));
+        h.remove(TRANSFER_ENCODING);
         h.append(CONTENT_ENCODING, HeaderValue::from_static("identity, gzip"));
         assert_eq!(encoded(&h).as_deref(), Some("gzip"));
     }
@@ -556,16 +590,18 @@ mod tests {
     #[test]
     fn headers_are_scrubbed_and_length_dropped() {
         let s = header_secret();
-        let scrubber = scrubber(&s).unwrap();
+        let scrub = ResponseScrub::new(&s).unwrap();
         let mut h = HeaderMap::new();
         h.insert("x-echo", HeaderValue::from_static("Bearer s3cr3t"));
         h.insert("content-length", HeaderValue::from_static("10"));
         h.append("x-s3cr3t", HeaderValue::from_static("1"));
+        h.append("x-bearer-s3cr3t-x", HeaderValue::from_static("1"));
         h.insert("x-plain", HeaderValue::from_static("ok"));
-        scrub_headers(&mut h, &scrubber);
+        scrub.headers(&mut h);
         assert_eq!(h["x-echo"], "[redacted:secret]");
         assert!(h.get("content-length").is_none());
         assert!(h.get("x-s3cr3t").is_none());
+        assert!(h.get("x-bearer-s3cr3t-x").is_none());
         assert_eq!(h["x-plain"], "ok");
     }
 }

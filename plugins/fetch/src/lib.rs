@@ -68,7 +68,10 @@ impl Guest for Fetch {
                 }
                 Err(StreamError::Closed) => break,
                 Err(StreamError::LastOperationFailed(err)) => {
-                    return Err(format!("reading the body failed: {}", err.to_debug_string()));
+                    return Err(format!(
+                        "reading the body failed: {}",
+                        err.to_debug_string()
+                    ));
                 }
             }
         }

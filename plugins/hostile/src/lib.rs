@@ -137,6 +137,29 @@ impl Guest for Hostile {
     fn sleepy() {
         std::thread::sleep(Duration::from_secs(60));
     }
+
+    fn echo_everywhere(text: String) -> String {
+        ward_sdk::log::warn(&text);
+        println!("{text}");
+        eprintln!("{text}");
+        text
+    }
+
+    fn echo_err(text: String) -> Result<String, String> {
+        Err(text)
+    }
+
+    fn write_bytes(data: Vec<u8>) {
+        // Best effort: a refused write shows as missing output, which the caller checks. stdout
+        // is line-buffered, so it is flushed: the data need not end in a newline.
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(&data).and_then(|()| stdout.flush());
+        let _ = std::io::stderr().lock().write_all(&data);
+    }
+
+    fn panic_with(text: String) {
+        panic!("{text}");
+    }
 }
 
 /// Recurses forever; the black boxes keep the optimizer from bounding the recursion or turning it

@@ -80,7 +80,10 @@ fn authorized_get(authority: &str, path: &str) -> Result<String, String> {
             }
             Err(StreamError::Closed) => break,
             Err(StreamError::LastOperationFailed(err)) => {
-                return Err(format!("reading the body failed: {}", err.to_debug_string()));
+                return Err(format!(
+                    "reading the body failed: {}",
+                    err.to_debug_string()
+                ));
             }
         }
     }
