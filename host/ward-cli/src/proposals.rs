@@ -21,7 +21,12 @@ const LOCAL_KEY_FILE: &str = "keys/local.key";
 /// The label of the local key in the trust store.
 const LOCAL_KEY_LABEL: &str = "operator-local";
 
-fn audit_deny(store: &mut Store, plugin: Option<&str>, reason: &'static str, proposal: Option<&str>) {
+fn audit_deny(
+    store: &mut Store,
+    plugin: Option<&str>,
+    reason: &'static str,
+    proposal: Option<&str>,
+) {
     let mut ev = AuditEvent::new(AuditAction::Deny);
     ev.plugin = plugin.map(str::to_owned);
     ev.outcome = Outcome::Denied;
@@ -42,24 +47,31 @@ fn tokio_rt() -> anyhow::Result<tokio::runtime::Runtime> {
 pub(crate) fn propose(home: &Home, args: ProposeArgs) -> Result<(), Failure> {
     let policy = OperatorPolicy::load(&home.policy_file())?;
     let mut store = open_store(home, &policy)?;
-    let component = ward_load::read_file(&args.path, ward_policy::MAX_COMPONENT_BYTES)
-        .map_err(|e| Failure::usage(anyhow!(e).context(format!("cannot read {}", args.path.display()))))?;
+    let component =
+        ward_load::read_file(&args.path, ward_policy::MAX_COMPONENT_BYTES).map_err(|e| {
+            Failure::usage(anyhow!(e).context(format!("cannot read {}", args.path.display())))
+        })?;
     let examples = match &args.examples {
         Some(path) => {
             let bytes = ward_load::read_file(path, ward_propose::MAX_EXAMPLES_BYTES as u64)
-                .map_err(|e| Failure::usage(anyhow!(e).context(format!("cannot read {}", path.display()))))?;
+                .map_err(|e| {
+                    Failure::usage(anyhow!(e).context(format!("cannot read {}", path.display())))
+                })?;
             Some(ward_propose::Examples::parse(&bytes).map_err(|e| {
-                Failure::usage(anyhow!(e).context(format!("refusing the proposal: {}", path.display())))
+                Failure::usage(
+                    anyhow!(e).context(format!("refusing the proposal: {}", path.display())),
+                )
             })?)
         }
         None => None,
     };
-    let source = match &args.source {
-        Some(dir) => Some(ward_propose::read_source_dir(dir).map_err(|e| {
-            Failure::usage(anyhow!(e).context("refusing the proposal: --source"))
-        })?),
-        None => None,
-    };
+    let source =
+        match &args.source {
+            Some(dir) => Some(ward_propose::read_source_dir(dir).map_err(|e| {
+                Failure::usage(anyhow!(e).context("refusing the proposal: --source"))
+            })?),
+            None => None,
+        };
     let submission = ward_propose::Submission {
         component,
         examples,
@@ -89,7 +101,9 @@ pub(crate) fn submit(
         None => None,
     };
     let previous = match &name {
-        Some(n) => ward_propose::previous_source(store, n).map_err(|e| Failure::plugin(anyhow!(e)))?,
+        Some(n) => {
+            ward_propose::previous_source(store, n).map_err(|e| Failure::plugin(anyhow!(e)))?
+        }
         None => None,
     };
     let runtime = run::runtime(home)?;
@@ -103,7 +117,9 @@ pub(crate) fn submit(
         Ok(e) => e,
         Err(err) => {
             audit_deny(store, name.as_deref(), err.reason(), None);
-            return Err(Failure::plugin(anyhow!(err).context("proposal refused, nothing recorded")));
+            return Err(Failure::plugin(
+                anyhow!(err).context("proposal refused, nothing recorded"),
+            ));
         }
     };
     let id = ward_propose::record(store, &evaluated, submission, submitted_by)
@@ -159,7 +175,12 @@ pub(crate) fn render(p: &Proposal) -> String {
         Some(installed) => {
             out.push_str(&format!(
                 "  changes since the installed {}:\n",
-                clean(installed.get("version").and_then(Value::as_str).unwrap_or("?"))
+                clean(
+                    installed
+                        .get("version")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?")
+                )
             ));
             let changes = r["changes"].as_array().cloned().unwrap_or_default();
             if changes.is_empty() {
@@ -183,7 +204,11 @@ pub(crate) fn render(p: &Proposal) -> String {
     } else {
         out.push_str(&format!(
             "  examples: {}\n",
-            if r["examples_passed"] == true { "all passed" } else { "SOME FAILED" }
+            if r["examples_passed"] == true {
+                "all passed"
+            } else {
+                "SOME FAILED"
+            }
         ));
     }
     for e in &examples {
@@ -248,8 +273,16 @@ pub(crate) fn proposals(home: &Home, command: ProposalsCommand) -> Result<(), Fa
                     p.state.as_str(),
                     clean(&p.plugin),
                     clean(&p.version),
-                    if p.report["examples_passed"] == true { "ok" } else { "FAILED" },
-                    if p.report["escalates"] == true { "  asks for more authority" } else { "" }
+                    if p.report["examples_passed"] == true {
+                        "ok"
+                    } else {
+                        "FAILED"
+                    },
+                    if p.report["escalates"] == true {
+                        "  asks for more authority"
+                    } else {
+                        ""
+                    }
                 ));
             }
             output::print_result(&json!(text), true)?;
@@ -257,7 +290,9 @@ pub(crate) fn proposals(home: &Home, command: ProposalsCommand) -> Result<(), Fa
         }
         ProposalsCommand::Show { id, json } => {
             let store = open_store(home, &policy)?;
-            let p = store.proposal_get(&id).map_err(|e| Failure::usage(anyhow!(e)))?;
+            let p = store
+                .proposal_get(&id)
+                .map_err(|e| Failure::usage(anyhow!(e)))?;
             if json {
                 output::print_json(&json!(p))?;
             } else {
@@ -324,7 +359,8 @@ fn approve(home: &Home, policy: &OperatorPolicy, args: ApproveArgs) -> Result<()
         .ok_or_else(|| Failure::plugin(anyhow!("the stored proposal carries no manifest")))?;
     let manifest = Manifest::parse(manifest_bytes).map_err(|e| Failure::plugin(anyhow!(e)))?;
     // Escalation against what is installed now (it may have changed since the submission).
-    let installed = ward_propose::installed(&store, &p.plugin).map_err(|e| Failure::plugin(anyhow!(e)))?;
+    let installed =
+        ward_propose::installed(&store, &p.plugin).map_err(|e| Failure::plugin(anyhow!(e)))?;
     eprint!("{}", render(&p));
     if ward_propose::escalates(&manifest, installed.as_ref().map(|i| &i.manifest)) {
         let phrase = ward_propose::approval_phrase(&p.plugin, &p.version);
@@ -348,8 +384,18 @@ fn approve(home: &Home, policy: &OperatorPolicy, args: ApproveArgs) -> Result<()
         env: args.env.clone(),
         dirs: args.dirs.clone(),
     };
-    let extra = if args.live { Vec::new() } else { vec![ward_exec::paper_entry()] };
-    let committed = install_bytes(home, &signed, &install_args, Consent::ApprovedProposal, &extra)?;
+    let extra = if args.live {
+        Vec::new()
+    } else {
+        vec![ward_exec::paper_entry()]
+    };
+    let committed = install_bytes(
+        home,
+        &signed,
+        &install_args,
+        Consent::ApprovedProposal,
+        &extra,
+    )?;
     let mut store = open_store(home, policy)?;
     store
         .proposal_decide(&p.id, ProposalState::Approved, None)
@@ -359,7 +405,11 @@ fn approve(home: &Home, policy: &OperatorPolicy, args: ApproveArgs) -> Result<()
         p.id,
         committed.name,
         committed.version,
-        if args.live { "" } else { " in paper mode (ward promote makes it live)" }
+        if args.live {
+            ""
+        } else {
+            " in paper mode (ward promote makes it live)"
+        }
     );
     let examples: Option<ward_propose::Examples> = p
         .examples
@@ -417,7 +467,10 @@ fn health_check(
                 .collect(),
             paper,
         ),
-        Err(err) => (vec![format!("the installed version cannot run: {err:#}")], Vec::new()),
+        Err(err) => (
+            vec![format!("the installed version cannot run: {err:#}")],
+            Vec::new(),
+        ),
     };
     let mut ev = AuditEvent::new(AuditAction::HealthCheck);
     ev.plugin = Some(committed.name.clone());
@@ -433,20 +486,31 @@ fn health_check(
         .append_audit_batch(&events)
         .context("cannot write the audit log")?;
     if failed.is_empty() {
-        eprintln!("health check passed: {} example(s)", examples.examples.len());
+        eprintln!(
+            "health check passed: {} example(s)",
+            examples.examples.len()
+        );
         return Ok(());
     }
     let undone = match &committed.previous {
         Some(previous) => {
             store
                 .rollback(&committed.name, Some(previous))
-                .with_context(|| format!("the health check failed and the rollback of {} failed", committed.name))?;
+                .with_context(|| {
+                    format!(
+                        "the health check failed and the rollback of {} failed",
+                        committed.name
+                    )
+                })?;
             format!("rolled back to {previous}")
         }
         None => {
-            store
-                .uninstall(&committed.name, false)
-                .with_context(|| format!("the health check failed and the uninstall of {} failed", committed.name))?;
+            store.uninstall(&committed.name, false).with_context(|| {
+                format!(
+                    "the health check failed and the uninstall of {} failed",
+                    committed.name
+                )
+            })?;
             "uninstalled (there was no previous version)".to_owned()
         }
     };
@@ -461,7 +525,8 @@ fn health_check(
 /// The passphrase of the local key: from the environment variable named, or the terminal.
 fn passphrase(env: Option<&str>, creating: bool) -> anyhow::Result<zeroize::Zeroizing<String>> {
     if let Some(var) = env {
-        let value = std::env::var(var).with_context(|| format!("--passphrase-env {var}: the variable is not set"))?;
+        let value = std::env::var(var)
+            .with_context(|| format!("--passphrase-env {var}: the variable is not set"))?;
         if value.is_empty() {
             anyhow::bail!("--passphrase-env {var}: the passphrase is empty");
         }
@@ -469,17 +534,26 @@ fn passphrase(env: Option<&str>, creating: bool) -> anyhow::Result<zeroize::Zero
     }
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
-        anyhow::bail!("the local key needs a passphrase and no terminal is available: pass --passphrase-env VAR");
+        anyhow::bail!(
+            "the local key needs a passphrase and no terminal is available: pass --passphrase-env VAR"
+        );
     }
     let first = zeroize::Zeroizing::new(
-        rpassword::prompt_password(if creating { "new passphrase for the local key: " } else { "local key passphrase: " })
-            .context("cannot read the passphrase")?,
+        rpassword::prompt_password(if creating {
+            "new passphrase for the local key: "
+        } else {
+            "local key passphrase: "
+        })
+        .context("cannot read the passphrase")?,
     );
     if first.is_empty() {
         anyhow::bail!("the passphrase is empty");
     }
     if creating {
-        let again = zeroize::Zeroizing::new(rpassword::prompt_password("passphrase (again): ").context("cannot read the passphrase")?);
+        let again = zeroize::Zeroizing::new(
+            rpassword::prompt_password("passphrase (again): ")
+                .context("cannot read the passphrase")?,
+        );
         if *again != *first {
             anyhow::bail!("the passphrases differ");
         }
@@ -503,12 +577,16 @@ fn local_key(
     if path.exists() {
         let pass = passphrase(passphrase_env, false).map_err(Failure::usage)?;
         return SecretKey::read_file(&path, Some(&pass)).map_err(|e| {
-            Failure::plugin(anyhow!(e).context(format!("cannot read the local key {}", path.display())))
+            Failure::plugin(
+                anyhow!(e).context(format!("cannot read the local key {}", path.display())),
+            )
         });
     }
     let pass = passphrase(passphrase_env, true).map_err(Failure::usage)?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    ward_load::private_dir(dir).map_err(|e| Failure::plugin(anyhow!(e).context(format!("cannot create {}", dir.display()))))?;
+    ward_load::private_dir(dir).map_err(|e| {
+        Failure::plugin(anyhow!(e).context(format!("cannot create {}", dir.display())))
+    })?;
     let key = SecretKey::generate().map_err(|e| Failure::plugin(anyhow!(e)))?;
     key.write_file(&path, Some(&pass))
         .map_err(|e| Failure::plugin(anyhow!(e).context("cannot write the local key")))?;
@@ -517,7 +595,14 @@ fn local_key(
     let mut scopes = vec!["local:*".to_owned()];
     scopes.extend(policy.proposal_scopes.iter().map(|p| p.as_str().to_owned()));
     store
-        .trust_add(&key_id, &public.to_openssh(), LOCAL_KEY_LABEL, scopes.clone(), None, None)
+        .trust_add(
+            &key_id,
+            &public.to_openssh(),
+            LOCAL_KEY_LABEL,
+            scopes.clone(),
+            None,
+            None,
+        )
         .map_err(|e| Failure::plugin(anyhow!(e).context("cannot trust the local key")))?;
     eprintln!(
         "created the local signing key {} (encrypted) and trusted it for {}",
@@ -530,14 +615,22 @@ fn local_key(
 pub(crate) fn promote(home: &Home, args: PromoteArgs) -> Result<(), Failure> {
     let policy = OperatorPolicy::load(&home.policy_file())?;
     let mut store = open_store(home, &policy)?;
-    let current = store
-        .current(&args.name)?
-        .ok_or_else(|| Failure::usage(anyhow!("{} is not installed (see `ward list`)", args.name)))?;
-    let grants = store
-        .grants_for(&current.digest)?
-        .ok_or_else(|| Failure::plugin(anyhow!("{} has no grant for digest {}", args.name, current.digest)))?;
+    let current = store.current(&args.name)?.ok_or_else(|| {
+        Failure::usage(anyhow!("{} is not installed (see `ward list`)", args.name))
+    })?;
+    let grants = store.grants_for(&current.digest)?.ok_or_else(|| {
+        Failure::plugin(anyhow!(
+            "{} has no grant for digest {}",
+            args.name,
+            current.digest
+        ))
+    })?;
     if !ward_exec::is_paper(&grants) {
-        return Err(Failure::usage(anyhow!("{} {} is not in paper mode: it is live already", args.name, current.version)));
+        return Err(Failure::usage(anyhow!(
+            "{} {} is not in paper mode: it is live already",
+            args.name,
+            current.version
+        )));
     }
     let phrase = format!("promote {} {}", args.name, current.version);
     eprintln!(
@@ -558,7 +651,12 @@ pub(crate) fn promote(home: &Home, args: PromoteArgs) -> Result<(), Failure> {
         .cloned()
         .collect();
     store
-        .set_grants(&args.name, &current.digest, &json!(live), AuditAction::Promote)
+        .set_grants(
+            &args.name,
+            &current.digest,
+            &json!(live),
+            AuditAction::Promote,
+        )
         .map_err(|e| Failure::plugin(anyhow!(e)))?;
     eprintln!("{} {} is live", args.name, current.version);
     Ok(())

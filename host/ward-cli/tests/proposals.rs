@@ -87,7 +87,10 @@ impl Env {
             args.push(e.to_str().unwrap());
         }
         let doc = self.json(&args);
-        (doc["id"].as_str().unwrap().to_owned(), doc["report"].clone())
+        (
+            doc["id"].as_str().unwrap().to_owned(),
+            doc["report"].clone(),
+        )
     }
 
     fn approve(&self, id: &str, extra: &[&str]) -> std::process::Output {
@@ -203,7 +206,8 @@ fn relay_examples(port: u16, body: &str) -> String {
     )
 }
 
-const HELLO_EXAMPLES: &str = "[[example]]\ncommand = \"greet\"\nargs = { name = \"Ada\" }\nexpect = \"Hello, Ada!\"\n";
+const HELLO_EXAMPLES: &str =
+    "[[example]]\ncommand = \"greet\"\nargs = { name = \"Ada\" }\nexpect = \"Hello, Ada!\"\n";
 
 #[test]
 fn proposal_importing_an_undeclared_capability_is_refused_with_no_record() {
@@ -222,7 +226,10 @@ fn proposal_importing_an_undeclared_capability_is_refused_with_no_record() {
         "{err}"
     );
     assert!(err.contains("nothing recorded"), "{err}");
-    assert_eq!(env.json(&["proposals", "list", "--json"]), Value::Array(vec![]));
+    assert_eq!(
+        env.json(&["proposals", "list", "--json"]),
+        Value::Array(vec![])
+    );
     let audit = env.audit();
     assert!(
         audit
@@ -242,14 +249,30 @@ fn malformed_proposal_is_refused_with_no_record() {
     // An unpacked component: no manifest.
     let out = env.run(&["propose", ward_fixtures::HELLO]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("carries no manifest"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("carries no manifest"),
+        "{}",
+        stderr(&out)
+    );
     // A bad examples file.
     let packed = env.pack(ward_fixtures::HELLO, &hello_manifest("0.1.0"), "hello");
     let bad = env.write("bad.toml", "[[example]]\ncommand = \"greet\"\n");
-    let out = env.run(&["propose", packed.to_str().unwrap(), "--examples", bad.to_str().unwrap()]);
+    let out = env.run(&[
+        "propose",
+        packed.to_str().unwrap(),
+        "--examples",
+        bad.to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("missing field `expect`"), "{}", stderr(&out));
-    assert_eq!(env.json(&["proposals", "list", "--json"]), Value::Array(vec![]));
+    assert!(
+        stderr(&out).contains("missing field `expect`"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        env.json(&["proposals", "list", "--json"]),
+        Value::Array(vec![])
+    );
 }
 
 #[test]
@@ -272,14 +295,21 @@ fn proposal_whose_examples_fail_says_which() {
     let show = String::from_utf8(env.ok(&["proposals", "show", &id]).stdout).unwrap();
     assert!(show.contains("examples: SOME FAILED"), "{show}");
     assert!(show.contains("pass #1 greet"), "{show}");
-    assert!(show.contains("FAIL #2 divide: expected {\"ok\":4} got {\"ok\":3}"), "{show}");
+    assert!(
+        show.contains("FAIL #2 divide: expected {\"ok\":4} got {\"ok\":3}"),
+        "{show}"
+    );
     assert!(show.contains("FAIL #3 divide"), "{show}");
     // Still recorded as pending; approval is refused while its examples fail.
     let list = env.json(&["proposals", "list", "--json"]);
     assert_eq!(list[0]["state"], "pending");
     let out = env.approve(&id, &[]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("its examples failed"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("its examples failed"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(env.installed_version("local:hello"), None);
 }
 
@@ -287,7 +317,11 @@ fn proposal_whose_examples_fail_says_which() {
 fn examples_run_with_nothing_granted_and_http_answered_from_fixtures() {
     let env = Env::new();
     let server = Server::start("live");
-    let packed = env.pack(ward_fixtures::RELAY, &relay_manifest("0.1.0", server.port), "relay");
+    let packed = env.pack(
+        ward_fixtures::RELAY,
+        &relay_manifest("0.1.0", server.port),
+        "relay",
+    );
     let examples = env.write(
         "examples.toml",
         &format!(
@@ -307,7 +341,10 @@ fn examples_run_with_nothing_granted_and_http_answered_from_fixtures() {
     assert!(server.methods().is_empty(), "{:?}", server.methods());
     assert_eq!(report["escalates"], true);
     assert_eq!(report["phrase"], "grant local:relay 0.1.0");
-    assert!(report["capabilities"].to_string().contains("127.0.0.1"), "{report:#}");
+    assert!(
+        report["capabilities"].to_string().contains("127.0.0.1"),
+        "{report:#}"
+    );
     assert!(
         report["commands"][0]["signature"]
             .as_str()
@@ -321,7 +358,11 @@ fn examples_run_with_nothing_granted_and_http_answered_from_fixtures() {
 fn escalating_proposal_approved_without_the_phrase_is_refused() {
     let env = Env::new();
     let server = Server::start("live");
-    let packed = env.pack(ward_fixtures::RELAY, &relay_manifest("0.1.0", server.port), "relay");
+    let packed = env.pack(
+        ward_fixtures::RELAY,
+        &relay_manifest("0.1.0", server.port),
+        "relay",
+    );
     let examples = env.write("examples.toml", &relay_examples(server.port, "live"));
     let (id, _) = env.propose(&packed, Some(&examples));
     for extra in [&[][..], &["--confirm", "grant local:relay"][..]] {
@@ -334,7 +375,10 @@ fn escalating_proposal_approved_without_the_phrase_is_refused() {
         );
     }
     assert_eq!(env.installed_version("local:relay"), None);
-    assert_eq!(env.json(&["proposals", "list", "--json"])[0]["state"], "pending");
+    assert_eq!(
+        env.json(&["proposals", "list", "--json"])[0]["state"],
+        "pending"
+    );
     assert!(
         env.audit()
             .iter()
@@ -355,15 +399,26 @@ fn approve_signs_with_the_operator_key_installs_and_runs() {
 
     let out = env.approve(&id, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("created the local signing key"), "{}", stderr(&out));
-    assert!(stderr(&out).contains("health check passed"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("created the local signing key"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("health check passed"),
+        "{}",
+        stderr(&out)
+    );
 
     // The local key: encrypted at rest, private, trusted for local:*.
     let key_file = env.home().join("keys/local.key");
     let contents = std::fs::read(&key_file).unwrap();
     assert!(ward_signing::SecretKey::is_encrypted(&contents).unwrap());
     use std::os::unix::fs::PermissionsExt as _;
-    assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o077, 0);
+    assert_eq!(
+        std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o077,
+        0
+    );
     let trust = env.json(&["trust", "list", "--json"]);
     let local = trust
         .as_array()
@@ -376,17 +431,28 @@ fn approve_signs_with_the_operator_key_installs_and_runs() {
 
     // Installed, signed by that key, and it runs.
     let inspect = env.json(&["inspect", "local:hello", "--json"]);
-    assert!(inspect.to_string().contains(local["key_id"].as_str().unwrap()), "{inspect:#}");
+    assert!(
+        inspect
+            .to_string()
+            .contains(local["key_id"].as_str().unwrap()),
+        "{inspect:#}"
+    );
     let out = env.ok(&["run", "local:hello", "greet", "name=Ada"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Hello, Ada!");
-    assert_eq!(env.json(&["proposals", "list", "--json"])[0]["state"], "approved");
+    assert_eq!(
+        env.json(&["proposals", "list", "--json"])[0]["state"],
+        "approved"
+    );
     // A decided proposal is not decided again.
     let out = env.approve(&id, &[]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("not pending"), "{}", stderr(&out));
     let audit = env.audit();
     for action in ["propose", "proposal-approve", "install", "health-check"] {
-        assert!(audit.iter().any(|r| r["action"] == action), "{action}: {audit:?}");
+        assert!(
+            audit.iter().any(|r| r["action"] == action),
+            "{action}: {audit:?}"
+        );
     }
 }
 
@@ -408,7 +474,11 @@ fn rejected_proposal_keeps_the_reason_and_is_never_installed() {
 fn paper_mode_holds_back_a_post_but_a_get_goes_through_and_promote_makes_it_live() {
     let env = Env::new();
     let server = Server::start("live");
-    let packed = env.pack(ward_fixtures::RELAY, &relay_manifest("0.1.0", server.port), "relay");
+    let packed = env.pack(
+        ward_fixtures::RELAY,
+        &relay_manifest("0.1.0", server.port),
+        "relay",
+    );
     let examples = env.write("examples.toml", &relay_examples(server.port, "live"));
     let (id, _) = env.propose(&packed, Some(&examples));
     let out = env.approve(&id, &["--confirm", "grant local:relay 0.1.0"]);
@@ -419,37 +489,76 @@ fn paper_mode_holds_back_a_post_but_a_get_goes_through_and_promote_makes_it_live
 
     let url = format!("http://127.0.0.1:{}/items", server.port);
     let posted = env.relay("local:relay", "POST", &url, "{\"secret-body\":1}");
-    let result = posted["result"]["ok"].as_str().unwrap_or_default().to_owned();
+    let result = posted["result"]["ok"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(result.starts_with("202 "), "{posted:#}");
     assert!(result.contains("paper mode"), "{posted:#}");
-    assert_eq!(server.methods(), vec!["GET"], "the POST must not reach the server");
+    assert_eq!(
+        server.methods(),
+        vec!["GET"],
+        "the POST must not reach the server"
+    );
 
     let got = env.relay("local:relay", "GET", &url, "");
     assert_eq!(got["result"]["ok"], "200 live", "{got:#}");
     assert_eq!(server.methods(), vec!["GET", "GET"]);
 
     let audit = env.audit();
-    let held: Vec<&Value> = audit.iter().filter(|r| r["action"] == "paper-request").collect();
+    let held: Vec<&Value> = audit
+        .iter()
+        .filter(|r| r["action"] == "paper-request")
+        .collect();
     assert_eq!(held.len(), 1, "{audit:?}");
     assert_eq!(held[0]["detail"]["method"], "POST");
-    assert_eq!(held[0]["detail"]["origin"], format!("http://127.0.0.1:{}", server.port));
+    assert_eq!(
+        held[0]["detail"]["origin"],
+        format!("http://127.0.0.1:{}", server.port)
+    );
     let all = serde_json::to_string(&audit).unwrap();
-    assert!(!all.contains("secret-body") && !all.contains("/items"), "{all}");
+    assert!(
+        !all.contains("secret-body") && !all.contains("/items"),
+        "{all}"
+    );
 
     // Promote: phrase-gated, then the POST is sent.
     let out = env.run(&["promote", "local:relay"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("'promote local:relay 0.1.0'"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("'promote local:relay 0.1.0'"),
+        "{}",
+        stderr(&out)
+    );
     let posted = env.relay("local:relay", "POST", &url, "x");
-    assert!(posted["result"]["ok"].as_str().unwrap_or_default().starts_with("202 "));
-    env.ok(&["promote", "local:relay", "--confirm", "promote local:relay 0.1.0"]);
+    assert!(
+        posted["result"]["ok"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("202 ")
+    );
+    env.ok(&[
+        "promote",
+        "local:relay",
+        "--confirm",
+        "promote local:relay 0.1.0",
+    ]);
     let posted = env.relay("local:relay", "POST", &url, "x");
     assert_eq!(posted["result"]["ok"], "200 live", "{posted:#}");
     assert_eq!(server.methods(), vec!["GET", "GET", "POST"]);
     assert!(env.audit().iter().any(|r| r["action"] == "promote"));
-    let out = env.run(&["promote", "local:relay", "--confirm", "promote local:relay 0.1.0"]);
+    let out = env.run(&[
+        "promote",
+        "local:relay",
+        "--confirm",
+        "promote local:relay 0.1.0",
+    ]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("not in paper mode"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not in paper mode"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -457,25 +566,45 @@ fn failing_health_check_rolls_back_and_is_audited() {
     let env = Env::new();
     let server = Server::start("live");
     // 0.1.0: its example expects what the real server says.
-    let v1 = env.pack(ward_fixtures::RELAY, &relay_manifest("0.1.0", server.port), "relay1");
+    let v1 = env.pack(
+        ward_fixtures::RELAY,
+        &relay_manifest("0.1.0", server.port),
+        "relay1",
+    );
     let ex1 = env.write("ex1.toml", &relay_examples(server.port, "live"));
     let (id1, _) = env.propose(&v1, Some(&ex1));
     let out = env.approve(&id1, &["--confirm", "grant local:relay 0.1.0"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(env.installed_version("local:relay").as_deref(), Some("0.1.0"));
+    assert_eq!(
+        env.installed_version("local:relay").as_deref(),
+        Some("0.1.0")
+    );
 
     // 0.2.0: passes in the sandbox (its fixture says so) but not against the real server.
-    let v2 = env.pack(ward_fixtures::RELAY, &relay_manifest("0.2.0", server.port), "relay2");
-    let ex2 = env.write("ex2.toml", &relay_examples(server.port, "only-in-the-fixture"));
+    let v2 = env.pack(
+        ward_fixtures::RELAY,
+        &relay_manifest("0.2.0", server.port),
+        "relay2",
+    );
+    let ex2 = env.write(
+        "ex2.toml",
+        &relay_examples(server.port, "only-in-the-fixture"),
+    );
     let (id2, report) = env.propose(&v2, Some(&ex2));
     assert_eq!(report["examples_passed"], true);
     assert_eq!(report["escalates"], false, "same capabilities as 0.1.0");
     let out = env.approve(&id2, &[]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("health check failed for local:relay 0.2.0"), "{err}");
+    assert!(
+        err.contains("health check failed for local:relay 0.2.0"),
+        "{err}"
+    );
     assert!(err.contains("rolled back to 0.1.0"), "{err}");
-    assert_eq!(env.installed_version("local:relay").as_deref(), Some("0.1.0"));
+    assert_eq!(
+        env.installed_version("local:relay").as_deref(),
+        Some("0.1.0")
+    );
 
     let audit = env.audit();
     let check = audit
@@ -491,7 +620,12 @@ fn failing_health_check_rolls_back_and_is_audited() {
             .any(|r| r["action"] == "rollback" && r["detail"]["to_version"] == "0.1.0"),
         "{audit:?}"
     );
-    let out = env.relay("local:relay", "GET", &format!("http://127.0.0.1:{}/", server.port), "");
+    let out = env.relay(
+        "local:relay",
+        "GET",
+        &format!("http://127.0.0.1:{}/", server.port),
+        "",
+    );
     assert_eq!(out["result"]["ok"], "200 live");
 }
 
@@ -499,12 +633,23 @@ fn failing_health_check_rolls_back_and_is_audited() {
 fn failing_health_check_of_a_first_install_uninstalls() {
     let env = Env::new();
     let server = Server::start("live");
-    let v1 = env.pack(ward_fixtures::RELAY, &relay_manifest("0.1.0", server.port), "relay1");
-    let ex = env.write("ex.toml", &relay_examples(server.port, "only-in-the-fixture"));
+    let v1 = env.pack(
+        ward_fixtures::RELAY,
+        &relay_manifest("0.1.0", server.port),
+        "relay1",
+    );
+    let ex = env.write(
+        "ex.toml",
+        &relay_examples(server.port, "only-in-the-fixture"),
+    );
     let (id, _) = env.propose(&v1, Some(&ex));
     let out = env.approve(&id, &["--confirm", "grant local:relay 0.1.0"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("uninstalled (there was no previous version)"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("uninstalled (there was no previous version)"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(env.installed_version("local:relay"), None);
     assert!(env.audit().iter().any(|r| r["action"] == "uninstall"));
 }
@@ -517,18 +662,36 @@ fn source_diff_against_the_last_approved_proposal() {
     std::fs::write(src.join("lib.rs"), "fn a() {}\nfn b() {}\n").unwrap();
     std::fs::write(src.join("target/junk.rs"), "skipped").unwrap();
     let v1 = env.pack(ward_fixtures::HELLO, &hello_manifest("0.1.0"), "h1");
-    let out = env.ok(&["propose", v1.to_str().unwrap(), "--source", src.to_str().unwrap(), "--json"]);
+    let out = env.ok(&[
+        "propose",
+        v1.to_str().unwrap(),
+        "--source",
+        src.to_str().unwrap(),
+        "--json",
+    ]);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let diff = doc["report"]["source_diff"].as_str().unwrap();
-    assert!(diff.contains("+++ b/lib.rs") && !diff.contains("junk"), "{diff}");
+    assert!(
+        diff.contains("+++ b/lib.rs") && !diff.contains("junk"),
+        "{diff}"
+    );
     let id = doc["id"].as_str().unwrap().to_owned();
     assert!(env.approve(&id, &[]).status.success());
 
     std::fs::write(src.join("lib.rs"), "fn a() {}\nfn c() {}\n").unwrap();
     let v2 = env.pack(ward_fixtures::HELLO, &hello_manifest("0.2.0"), "h2");
-    let out = env.ok(&["propose", v2.to_str().unwrap(), "--source", src.to_str().unwrap(), "--json"]);
+    let out = env.ok(&[
+        "propose",
+        v2.to_str().unwrap(),
+        "--source",
+        src.to_str().unwrap(),
+        "--json",
+    ]);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let diff = doc["report"]["source_diff"].as_str().unwrap();
-    assert_eq!(diff, "--- a/lib.rs\n+++ b/lib.rs\n@@ -1,2 +1,2 @@\n fn a() {}\n-fn b() {}\n+fn c() {}\n");
+    assert_eq!(
+        diff,
+        "--- a/lib.rs\n+++ b/lib.rs\n@@ -1,2 +1,2 @@\n fn a() {}\n-fn b() {}\n+fn c() {}\n"
+    );
     assert_eq!(doc["report"]["installed"]["version"], "0.1.0");
 }

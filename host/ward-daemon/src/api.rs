@@ -1023,7 +1023,12 @@ async fn operator(ctx: &Arc<Ctx>, req: Request<Incoming>, rec: &mut Record) -> R
                 Err(e @ ward_store::StoreError::ProposalDecided { .. }) => {
                     denied(rec, StatusCode::CONFLICT, "not-pending", e.to_string())
                 }
-                Err(e) => denied(rec, StatusCode::BAD_REQUEST, "invalid-request", e.to_string()),
+                Err(e) => denied(
+                    rec,
+                    StatusCode::BAD_REQUEST,
+                    "invalid-request",
+                    e.to_string(),
+                ),
             }
         }
         (&Method::POST, ["v1", "proposals", _, "approve"]) => {
@@ -1169,8 +1174,7 @@ async fn propose(ctx: &Arc<Ctx>, token: &AgentToken, body: &[u8], rec: &mut Reco
         Ok(r) => r,
         Err(reply) => return reply,
     };
-    let component = match base64::engine::general_purpose::STANDARD.decode(&req.component_base64)
-    {
+    let component = match base64::engine::general_purpose::STANDARD.decode(&req.component_base64) {
         Ok(c) => c,
         Err(_) => {
             return denied(
@@ -1184,7 +1188,12 @@ async fn propose(ctx: &Arc<Ctx>, token: &AgentToken, body: &[u8], rec: &mut Reco
     if let Some(examples) = &req.examples
         && let Err(e) = examples.check()
     {
-        return denied(rec, StatusCode::BAD_REQUEST, "examples-invalid", e.to_string());
+        return denied(
+            rec,
+            StatusCode::BAD_REQUEST,
+            "examples-invalid",
+            e.to_string(),
+        );
     }
     let submission = ward_propose::Submission {
         component,
@@ -1202,7 +1211,12 @@ async fn propose(ctx: &Arc<Ctx>, token: &AgentToken, body: &[u8], rec: &mut Reco
         }) {
             Ok(found) => found,
             Err(e) => {
-                return denied(rec, StatusCode::BAD_REQUEST, "invalid-request", e.to_string());
+                return denied(
+                    rec,
+                    StatusCode::BAD_REQUEST,
+                    "invalid-request",
+                    e.to_string(),
+                );
             }
         },
         None => (None, None),
@@ -1238,7 +1252,12 @@ async fn propose(ctx: &Arc<Ctx>, token: &AgentToken, body: &[u8], rec: &mut Reco
                 "report": evaluated.report,
             }))
         }
-        Err(e) => denied(rec, StatusCode::BAD_REQUEST, "invalid-request", e.to_string()),
+        Err(e) => denied(
+            rec,
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            e.to_string(),
+        ),
     }
 }
 

@@ -60,7 +60,8 @@ fn kind(v: &Value) -> &str {
     v["error"]["kind"].as_str().unwrap_or("")
 }
 
-const HELLO_MANIFEST: &str = "name = \"local:hello\"\nversion = \"0.1.0\"\ndescription = \"Greets\"\n";
+const HELLO_MANIFEST: &str =
+    "name = \"local:hello\"\nversion = \"0.1.0\"\ndescription = \"Greets\"\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_approving_a_proposal_through_the_agent_socket_is_refused() {
@@ -75,9 +76,15 @@ async fn agent_approving_a_proposal_through_the_agent_socket_is_refused() {
         "component_base64": packed(ward_fixtures::HELLO, HELLO_MANIFEST),
         "examples": { "example": [{ "command": "greet", "args": { "name": "Ada" }, "expect": "Hello, Ada!" }] },
     });
-    let (s, b) = request(d.agent_socket(), Method::POST, "/v1/proposals", Some(&tok), Some(&body))
-        .await
-        .expect("request");
+    let (s, b) = request(
+        d.agent_socket(),
+        Method::POST,
+        "/v1/proposals",
+        Some(&tok),
+        Some(&body),
+    )
+    .await
+    .expect("request");
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["state"], "pending");
     assert_eq!(b["examples_passed"], true);
@@ -98,13 +105,21 @@ async fn agent_approving_a_proposal_through_the_agent_socket_is_refused() {
             let (s, b) = request(d.agent_socket(), method.clone(), path, t, Some(&json!({})))
                 .await
                 .expect("request");
-            assert_eq!((s, kind(&b)), (StatusCode::FORBIDDEN, "operator-only"), "{path}");
+            assert_eq!(
+                (s, kind(&b)),
+                (StatusCode::FORBIDDEN, "operator-only"),
+                "{path}"
+            );
         }
         // The agent's token on the operator socket.
         let (s, b) = request(d.operator_socket(), method.clone(), path, Some(&tok), None)
             .await
             .expect("request");
-        assert_eq!((s, kind(&b)), (StatusCode::FORBIDDEN, "agent-token-refused"), "{path}");
+        assert_eq!(
+            (s, kind(&b)),
+            (StatusCode::FORBIDDEN, "agent-token-refused"),
+            "{path}"
+        );
     }
     // Still pending, nothing installed, the refusals audited.
     let (s, b) = request(d.operator_socket(), Method::GET, &show, None, None)
@@ -112,11 +127,20 @@ async fn agent_approving_a_proposal_through_the_agent_socket_is_refused() {
         .expect("request");
     assert_eq!(s, StatusCode::OK);
     assert_eq!(b["proposal"]["state"], "pending");
-    assert_eq!(b["proposal"]["submitted_by"].as_str().unwrap_or("").split(':').next(), Some("agent"));
+    assert_eq!(
+        b["proposal"]["submitted_by"]
+            .as_str()
+            .unwrap_or("")
+            .split(':')
+            .next(),
+        Some("agent")
+    );
     d.shutdown().await;
     let store = Store::open(&e.home).expect("store");
     assert!(store.current("local:hello").expect("current").is_none());
-    let rows = store.audit_list(ward_store::AuditQuery::default()).expect("audit");
+    let rows = store
+        .audit_list(ward_store::AuditQuery::default())
+        .expect("audit");
     assert!(rows.iter().any(|r| r.action == "propose"));
     let refused = rows
         .iter()
@@ -135,12 +159,25 @@ async fn agent_proposal_importing_an_undeclared_capability_is_refused_with_no_re
     let body = json!({
         "component_base64": packed(ward_fixtures::FETCH, "name = \"local:fetch\"\nversion = \"0.1.0\"\ndescription = \"x\"\n"),
     });
-    let (s, b) = request(d.agent_socket(), Method::POST, "/v1/proposals", Some(&tok), Some(&body))
-        .await
-        .expect("request");
-    assert_eq!((s, kind(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "undeclared-import"), "{b}");
+    let (s, b) = request(
+        d.agent_socket(),
+        Method::POST,
+        "/v1/proposals",
+        Some(&tok),
+        Some(&body),
+    )
+    .await
+    .expect("request");
+    assert_eq!(
+        (s, kind(&b)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "undeclared-import"),
+        "{b}"
+    );
     assert!(
-        b["error"]["message"].as_str().unwrap_or("").contains("nothing recorded"),
+        b["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("nothing recorded"),
         "{b}"
     );
     // Malformed: not base64, not JSON of the right shape.
@@ -165,13 +202,25 @@ async fn agent_proposal_importing_an_undeclared_capability_is_refused_with_no_re
     .expect("request");
     assert_eq!(s, StatusCode::BAD_REQUEST);
     // No token: refused before anything is read.
-    let (s, _) = request(d.agent_socket(), Method::POST, "/v1/proposals", None, Some(&body))
-        .await
-        .expect("request");
+    let (s, _) = request(
+        d.agent_socket(),
+        Method::POST,
+        "/v1/proposals",
+        None,
+        Some(&body),
+    )
+    .await
+    .expect("request");
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let (s, b) = request(d.operator_socket(), Method::GET, "/v1/proposals", None, None)
-        .await
-        .expect("request");
+    let (s, b) = request(
+        d.operator_socket(),
+        Method::GET,
+        "/v1/proposals",
+        None,
+        None,
+    )
+    .await
+    .expect("request");
     assert_eq!(s, StatusCode::OK);
     assert_eq!(b["proposals"], json!([]));
     d.shutdown().await;
@@ -185,9 +234,15 @@ async fn operator_rejects_a_proposal_over_the_operator_socket() {
         .await
         .expect("daemon starts");
     let body = json!({ "component_base64": packed(ward_fixtures::HELLO, HELLO_MANIFEST) });
-    let (_, b) = request(d.agent_socket(), Method::POST, "/v1/proposals", Some(&tok), Some(&body))
-        .await
-        .expect("request");
+    let (_, b) = request(
+        d.agent_socket(),
+        Method::POST,
+        "/v1/proposals",
+        Some(&tok),
+        Some(&body),
+    )
+    .await
+    .expect("request");
     let id = b["id"].as_str().expect("id").to_owned();
     let path = format!("/v1/proposals/{id}/reject");
     let (s, b) = request(
@@ -200,13 +255,25 @@ async fn operator_rejects_a_proposal_over_the_operator_socket() {
     .await
     .expect("request");
     assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, b) = request(d.operator_socket(), Method::POST, &path, None, Some(&json!({})))
-        .await
-        .expect("request");
+    let (s, b) = request(
+        d.operator_socket(),
+        Method::POST,
+        &path,
+        None,
+        Some(&json!({})),
+    )
+    .await
+    .expect("request");
     assert_eq!((s, kind(&b)), (StatusCode::CONFLICT, "not-pending"));
-    let (_, b) = request(d.operator_socket(), Method::GET, "/v1/proposals", None, None)
-        .await
-        .expect("request");
+    let (_, b) = request(
+        d.operator_socket(),
+        Method::GET,
+        "/v1/proposals",
+        None,
+        None,
+    )
+    .await
+    .expect("request");
     assert_eq!(b["proposals"][0]["state"], "rejected");
     assert_eq!(b["proposals"][0]["reason"], "not now");
     d.shutdown().await;

@@ -152,8 +152,16 @@ mod tests {
 
     #[test]
     fn changed_added_and_removed_files_are_shown() {
-        let old = files(&[("a.rs", "1\n2\n3\n"), ("gone.rs", "x\n"), ("same.rs", "s\n")]);
-        let new = files(&[("a.rs", "1\ntwo\n3\n"), ("new.rs", "y\n"), ("same.rs", "s\n")]);
+        let old = files(&[
+            ("a.rs", "1\n2\n3\n"),
+            ("gone.rs", "x\n"),
+            ("same.rs", "s\n"),
+        ]);
+        let new = files(&[
+            ("a.rs", "1\ntwo\n3\n"),
+            ("new.rs", "y\n"),
+            ("same.rs", "s\n"),
+        ]);
         let (text, cut) = source_diff(&old, &new);
         assert!(!cut);
         assert_eq!(
@@ -166,7 +174,9 @@ mod tests {
 
     #[test]
     fn a_huge_diff_is_cut_and_says_so() {
-        let big: String = (0..3000).map(|i| format!("line {i} {}\n", "x".repeat(60))).collect();
+        let big: String = (0..3000)
+            .map(|i| format!("line {i} {}\n", "x".repeat(60)))
+            .collect();
         let (text, cut) = source_diff(&BTreeMap::new(), &files(&[("big.rs", &big)]));
         assert!(cut);
         assert!(text.len() <= MAX_SOURCE_DIFF_BYTES + 20);

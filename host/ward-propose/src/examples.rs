@@ -128,7 +128,10 @@ impl Examples {
         }
         for (i, ex) in self.examples.iter().enumerate() {
             if ex.command.is_empty() || ex.command.len() > 256 {
-                return rule(format!("example {}: the command name is empty or too long", i + 1));
+                return rule(format!(
+                    "example {}: the command name is empty or too long",
+                    i + 1
+                ));
             }
             if !ex.args.is_object() {
                 return rule(format!(
@@ -148,10 +151,9 @@ impl Examples {
                     f.method
                 ));
             }
-            let uri: http::Uri = f
-                .url
-                .parse()
-                .map_err(|_| ExamplesError::Rule(format!("fixture {n}: url {:?} is not a URL", f.url)))?;
+            let uri: http::Uri = f.url.parse().map_err(|_| {
+                ExamplesError::Rule(format!("fixture {n}: url {:?} is not a URL", f.url))
+            })?;
             if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
                 return rule(format!(
                     "fixture {n}: url {:?} is not an absolute http or https URL",
@@ -159,10 +161,15 @@ impl Examples {
                 ));
             }
             if http::StatusCode::from_u16(f.status).is_err() || f.status < 200 {
-                return rule(format!("fixture {n}: status {} is not a final HTTP status", f.status));
+                return rule(format!(
+                    "fixture {n}: status {} is not a final HTTP status",
+                    f.status
+                ));
             }
             if f.headers.len() > MAX_FIXTURE_HEADERS {
-                return rule(format!("fixture {n}: more than {MAX_FIXTURE_HEADERS} headers"));
+                return rule(format!(
+                    "fixture {n}: more than {MAX_FIXTURE_HEADERS} headers"
+                ));
             }
             for (k, v) in &f.headers {
                 if http::HeaderName::from_bytes(k.as_bytes()).is_err()
@@ -203,7 +210,8 @@ method = "GET"
 url = "http://127.0.0.1:9/x"
 body = "hi"
 "#;
-        let json = br#"{"example":[{"command":"greet","args":{"name":"Ada"},"expect":"Hello, Ada!"}],
+        let json =
+            br#"{"example":[{"command":"greet","args":{"name":"Ada"},"expect":"Hello, Ada!"}],
                        "fixture":[{"method":"GET","url":"http://127.0.0.1:9/x","body":"hi"}]}"#;
         let a = Examples::parse(toml).unwrap();
         let b = Examples::parse(json).unwrap();
@@ -236,10 +244,17 @@ body = "hi"
         ];
         for (input, want) in cases {
             let err = Examples::parse(input).unwrap_err().to_string();
-            assert!(err.contains(want), "{:?}: {err}", String::from_utf8_lossy(input));
+            assert!(
+                err.contains(want),
+                "{:?}: {err}",
+                String::from_utf8_lossy(input)
+            );
         }
         let big = vec![b' '; MAX_EXAMPLES_BYTES + 1];
-        assert!(matches!(Examples::parse(&big), Err(ExamplesError::TooLarge)));
+        assert!(matches!(
+            Examples::parse(&big),
+            Err(ExamplesError::TooLarge)
+        ));
     }
 
     #[test]

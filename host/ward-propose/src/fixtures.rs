@@ -6,8 +6,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use http_body_util::BodyExt;
-use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 use ward_net::NetPolicy;
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::examples::{Fixture, canonical_url};
 
@@ -87,7 +87,10 @@ impl FixtureHttp {
         if self.declared.check_request(method, uri).is_err() {
             return Err("not-declared");
         }
-        let key = (method.to_owned(), canonical_url(&uri.to_string()).unwrap_or_default());
+        let key = (
+            method.to_owned(),
+            canonical_url(&uri.to_string()).unwrap_or_default(),
+        );
         self.fixtures.get(&key).cloned().ok_or("no-fixture")
     }
 }
@@ -114,7 +117,11 @@ impl WasiHttpHooks for FixtureHttp {
         let fixture = match outcome {
             Ok(f) => f,
             Err(reason) => {
-                tracing::warn!(method, reason, "proposal example: outgoing HTTP request refused, unsent");
+                tracing::warn!(
+                    method,
+                    reason,
+                    "proposal example: outgoing HTTP request refused, unsent"
+                );
                 return Box::new(async { Err(Error::HttpRequestDenied) });
             }
         };

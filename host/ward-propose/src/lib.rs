@@ -231,7 +231,15 @@ pub async fn evaluate(
             let mut grants = Grants::default();
             let factory = hooks.clone();
             grants.http_hooks = Some(Arc::new(move || Box::new(factory.clone())));
-            run_examples(runtime, &plugin, &examples.examples, &manifest.limits(), &grants, Some(&hooks)).await
+            run_examples(
+                runtime,
+                &plugin,
+                &examples.examples,
+                &manifest.limits(),
+                &grants,
+                Some(&hooks),
+            )
+            .await
         }
         None => Vec::new(),
     };
@@ -305,14 +313,23 @@ pub async fn run_examples(
 ) -> Vec<ExampleOutcome> {
     let mut out = Vec::new();
     for (i, ex) in examples.iter().enumerate() {
-        let result = runtime.call(plugin, &ex.command, &ex.args, limits, grants).await;
+        let result = runtime
+            .call(plugin, &ex.command, &ex.args, limits, grants)
+            .await;
         let requests = fixtures.map(FixtureHttp::take_seen).unwrap_or_default();
         let (passed, got, error) = match result {
-            Ok(output) => (output.result == ex.expect, Some(cut_value(output.result)), None),
+            Ok(output) => (
+                output.result == ex.expect,
+                Some(cut_value(output.result)),
+                None,
+            ),
             Err(err) => (
                 false,
                 None,
-                Some(ward_policy::text::sanitize_line(&err.to_string(), MAX_EXAMPLE_TEXT)),
+                Some(ward_policy::text::sanitize_line(
+                    &err.to_string(),
+                    MAX_EXAMPLE_TEXT,
+                )),
             ),
         };
         out.push(ExampleOutcome {

@@ -24,7 +24,9 @@ pub enum SourceError {
         source: std::io::Error,
     },
     /// Too many files or bytes.
-    #[error("the source directory holds more than {MAX_SOURCE_FILES} files or {MAX_SOURCE_BYTES} bytes (build outputs such as target/ are skipped)")]
+    #[error(
+        "the source directory holds more than {MAX_SOURCE_FILES} files or {MAX_SOURCE_BYTES} bytes (build outputs such as target/ are skipped)"
+    )]
     TooLarge,
     /// Nested deeper than the walk follows.
     #[error("the source directory is nested deeper than {MAX_DEPTH} levels")]

@@ -175,7 +175,6 @@ fn decode(cols: [Option<String>; 13]) -> Result<Proposal, StoreError> {
     })
 }
 
-
 impl Store {
     /// Records a pending proposal and its audit row in one transaction; returns its id.
     pub fn proposal_add(&mut self, p: &NewProposal) -> Result<String, StoreError> {
