@@ -156,10 +156,37 @@ impl Server {
                             Ok(n) => head.extend_from_slice(&buf[..n]),
                         }
                     }
-                    heads
-                        .lock()
-                        .unwrap()
-                        .push(String::from_utf8_lossy(&head).into_owned());
+                    let seen = String::from_utf8_lossy(&head).into_owned();
+                    // Read the body too, so the client is never cut off while it sends.
+                    let length: usize = seen
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.trim()
+                                .eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    let chunked = seen
+                        .to_ascii_lowercase()
+                        .contains("transfer-encoding: chunked");
+                    let start = seen.find("\r\n\r\n").map_or(head.len(), |i| i + 4);
+                    let mut body = head[start.min(head.len())..].to_vec();
+                    loop {
+                        let done = if chunked {
+                            body.windows(5).any(|w| w == b"0\r\n\r\n")
+                        } else {
+                            body.len() >= length
+                        };
+                        if done || body.len() > 1 << 20 {
+                            break;
+                        }
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => body.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    heads.lock().unwrap().push(seen);
                     let reply = format!(
                         "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
                         text.len()
