@@ -2,7 +2,7 @@
 //!
 //! - `demo`: build ward and the plugins, then run the hello commands and a refused hostile one.
 //! - `test`: install what the tests need (the wasm32-wasip2 target, the wasmsign2 CLI used for
-//!   interop tests) and run the whole test suite.
+//!   interop tests, the Python and JavaScript plugin toolchains) and run the whole test suite.
 //! - `ci`: `test`, then `cargo fmt --check` and `cargo clippy -D warnings`.
 
 use std::path::{Path, PathBuf};
@@ -225,6 +225,12 @@ fn test() -> anyhow::Result<()> {
         cmd.arg(&install).current_dir(root());
         run(cmd)?;
     }
+    // componentize-py and componentize-qjs, which build the Python and JavaScript plugins.
+    let mut toolchains = Command::new("bash");
+    toolchains
+        .arg(root().join("plugins/toolchains/install.sh"))
+        .current_dir(root());
+    run(toolchains)?;
     let mut cmd = cargo();
     cmd.args(["test", "--workspace", "--no-fail-fast"]);
     run(cmd)

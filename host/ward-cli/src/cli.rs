@@ -101,6 +101,8 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: Option<DaemonCommand>,
     },
+    /// Create a plugin project (Rust, Python or JavaScript) that builds and runs as generated
+    New(NewArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,6 +177,43 @@ pub(crate) enum DaemonCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct NewArgs {
+    /// The plugin's name: namespace:name, or name (in the `example` namespace)
+    pub(crate) name: String,
+    /// The language to write it in
+    #[arg(long, value_enum)]
+    pub(crate) lang: Lang,
+    /// The folder to create [default: the name without its namespace, in the current folder]
+    #[arg(long, value_name = "PATH")]
+    pub(crate) dir: Option<PathBuf>,
+    /// ward-sdk's folder, for Rust [default: the SDK of the source tree ward was built from]
+    #[arg(long, value_name = "PATH")]
+    pub(crate) sdk: Option<PathBuf>,
+}
+
+/// A language `ward new` writes plugins in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Lang {
+    /// Rust with ward-sdk (cargo, wasm32-wasip2)
+    Rust,
+    /// Python with componentize-py
+    Python,
+    /// JavaScript with componentize-qjs (QuickJS)
+    Js,
+}
+
+impl Lang {
+    /// The name used on the command line.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Lang::Rust => "rust",
+            Lang::Python => "python",
+            Lang::Js => "js",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@ mod cli;
 mod describe;
 mod fetch;
 mod install;
+mod new;
 mod output;
 mod proposals;
 mod run;
@@ -146,5 +147,6 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Propose(args) => proposals::propose(&home, args),
         Command::Proposals { command } => proposals::proposals(&home, command),
         Command::Promote(args) => proposals::promote(&home, args),
+        Command::New(args) => new::new(args),
     }
 }

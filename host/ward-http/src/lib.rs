@@ -411,15 +411,15 @@ fn refuse(uri: &Uri, reason: &dyn fmt::Display, err: Error) -> Error {
 
 /// The URL without path and query (they may carry data the log must not hold).
 fn logged_origin(uri: &Uri) -> String {
-    format!(
-        "{}://{}",
-        uri.scheme_str().unwrap_or(""),
-        uri.authority().map(|a| a.as_str()).unwrap_or("")
-    )
-    .chars()
-    .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
-    .take(200)
-    .collect()
+    // Host and port only: user information (`user:token@`) is guest data that may hold a
+    // credential, so it never reaches the log.
+    let host = uri.host().unwrap_or("");
+    let port = uri.port().map(|p| format!(":{p}")).unwrap_or_default();
+    format!("{}://{host}{port}", uri.scheme_str().unwrap_or(""))
+        .chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .take(200)
+        .collect()
 }
 
 /// Records a held-back request and builds the synthetic answer; nothing is sent.
@@ -790,4 +790,19 @@ fn check_response_head<B>(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_information_never_reaches_the_log() {
+        let uri: Uri = "https://user:ghp_token@api.example.com:8443/path?q=1"
+            .parse()
+            .unwrap();
+        assert_eq!(logged_origin(&uri), "https://api.example.com:8443");
+        let uri: Uri = "http://example.com/x".parse().unwrap();
+        assert_eq!(logged_origin(&uri), "http://example.com");
+    }
 }

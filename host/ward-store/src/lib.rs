@@ -31,8 +31,8 @@ use cap_std::fs::{Dir, DirBuilder, DirBuilderExt, OpenOptions, OpenOptionsExt};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use agent::{
-    AgentToken, ConfirmState, Confirmation, IssuedToken, MAX_SUMMARY_BYTES, NewConfirmation, NewToken,
-    TOKEN_LEN, TOKEN_PREFIX, TokenCheck, Usage, UsageDelta, utc_day,
+    AgentToken, ConfirmState, Confirmation, IssuedToken, MAX_SUMMARY_BYTES, NewConfirmation,
+    NewToken, TOKEN_LEN, TOKEN_PREFIX, TokenCheck, Usage, UsageDelta, utc_day,
 };
 pub use audit::{
     AUDIT_HASH_DOMAIN, AuditAction, AuditDetail, AuditEvent, AuditQuery, AuditReport, AuditRow,

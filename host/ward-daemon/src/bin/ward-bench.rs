@@ -95,7 +95,11 @@ async fn load_ward(
     Ok(stats(all, started.elapsed()))
 }
 
-fn load_native(program: &std::path::Path, clients: usize, run_for: Duration) -> anyhow::Result<Stats> {
+fn load_native(
+    program: &std::path::Path,
+    clients: usize,
+    run_for: Duration,
+) -> anyhow::Result<Stats> {
     let started = Instant::now();
     let program = Arc::new(program.to_path_buf());
     let handles: Vec<_> = (0..clients)
