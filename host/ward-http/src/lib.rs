@@ -422,8 +422,16 @@ fn logged_origin(uri: &Uri) -> String {
         .collect()
 }
 
-/// Records a held-back request and builds the synthetic answer; nothing is sent.
-fn paper_response(log: &PaperLog, method: &str, uri: &Uri) -> (Response<WasiBody>, IoFuture) {
+/// Records a held-back request and builds the synthetic answer; nothing is sent. The request
+/// body is read and dropped (up to `body_cap` bytes), so that a guest still writing it is not
+/// cut off.
+fn paper_response(
+    log: &PaperLog,
+    method: &str,
+    uri: &Uri,
+    mut request_body: WasiBody,
+    body_cap: u64,
+) -> (Response<WasiBody>, IoFuture) {
     let origin = logged_origin(uri);
     tracing::info!(url = %origin, method, "paper mode: outgoing request recorded, not sent");
     log.push(HeldBack {
@@ -442,7 +450,20 @@ fn paper_response(log: &PaperLog, method: &str, uri: &Uri) -> (Response<WasiBody
     response
         .headers_mut()
         .insert("x-ward-paper", HeaderValue::from_static("held-back"));
-    (response, Box::new(async { Ok(()) }))
+    let drain: IoFuture = Box::new(async move {
+        let mut read = 0u64;
+        while let Some(frame) = request_body.frame().await {
+            let Ok(frame) = frame else { break };
+            if let Some(data) = frame.data_ref() {
+                read = read.saturating_add(data.len() as u64);
+                if read > body_cap {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    });
+    (response, drain)
 }
 
 /// The smaller of ward's cap and the guest's wish.
@@ -474,7 +495,14 @@ impl Inner {
         if let Some(log) = &self.grant.paper
             && !matches!(*request.method(), http::Method::GET | http::Method::HEAD)
         {
-            return Ok(paper_response(log, request.method().as_str(), &uri));
+            let method = request.method().as_str().to_owned();
+            return Ok(paper_response(
+                log,
+                &method,
+                &uri,
+                request.into_body(),
+                limits.request_body_bytes,
+            ));
         }
         // Secrets: substituted only where bound (else refused unsent); `uri` keeps the
         // placeholders, so nothing logged below can hold a value.
