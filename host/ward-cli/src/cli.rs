@@ -87,6 +87,15 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: ConfirmCommand,
     },
+    /// Submit an unsigned component for the operator's review (report, examples in the sandbox)
+    Propose(ProposeArgs),
+    /// Review proposals: list, show, approve (sign with the local key and install), reject
+    Proposals {
+        #[command(subcommand)]
+        command: ProposalsCommand,
+    },
+    /// Take a plugin installed from a proposal out of paper mode (phrase-gated)
+    Promote(PromoteArgs),
     /// Run wardd, the daemon serving agents over Unix sockets, or ask for its status
     Daemon {
         #[command(subcommand)]
@@ -428,4 +437,77 @@ pub(crate) struct DescribeArgs {
     /// Print JSON on stdout
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProposeArgs {
+    /// The unsigned component with its embedded manifest (see `ward pack`)
+    pub(crate) path: PathBuf,
+    /// The source directory, for the source diff in the report
+    #[arg(long, value_name = "DIR")]
+    pub(crate) source: Option<PathBuf>,
+    /// The examples file (TOML or JSON): commands, arguments, expected results, HTTP fixtures
+    #[arg(long, value_name = "FILE")]
+    pub(crate) examples: Option<PathBuf>,
+    /// Print the id and the report as JSON on stdout
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ProposalsCommand {
+    /// List proposals, newest first
+    List {
+        /// Print JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a proposal's report
+    Show {
+        /// The proposal id (pr_...)
+        id: String,
+        /// Print JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve: sign with the operator's local key, install (in paper mode), health-check
+    Approve(ApproveArgs),
+    /// Reject a pending proposal
+    Reject {
+        /// The proposal id (pr_...)
+        id: String,
+        /// Why (kept with the proposal)
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ApproveArgs {
+    /// The proposal id (pr_...)
+    pub(crate) id: String,
+    /// The typed phrase an escalating proposal asks for, when not on a terminal
+    #[arg(long, value_name = "PHRASE")]
+    pub(crate) confirm: Option<String>,
+    /// Read the local key's passphrase from this environment variable instead of the terminal
+    #[arg(long, value_name = "VAR")]
+    pub(crate) passphrase_env: Option<String>,
+    /// Install live instead of in paper mode
+    #[arg(long)]
+    pub(crate) live: bool,
+    /// The value of an environment variable the manifest declares (repeatable)
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub(crate) env: Vec<String>,
+    /// The host directory for a `$OPERATOR` files entry, by its guest path (repeatable)
+    #[arg(long = "dir", value_name = "GUEST=HOSTDIR")]
+    pub(crate) dirs: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PromoteArgs {
+    /// The plugin (namespace:name)
+    pub(crate) name: String,
+    /// The typed phrase, when not on a terminal
+    #[arg(long, value_name = "PHRASE")]
+    pub(crate) confirm: Option<String>,
 }

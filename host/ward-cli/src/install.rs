@@ -113,9 +113,27 @@ fn write_new(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How the operator consents to an install.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Consent {
+    /// Ask on the terminal, or with `--yes` accept only pre-approved capabilities.
+    Ask,
+    /// The operator approved a proposal (its phrase checked when it escalates): that is the
+    /// consent; every other check of the install path still applies.
+    ApprovedProposal,
+}
+
+/// What an install committed.
+#[derive(Debug, Clone)]
+pub(crate) struct Committed {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) digest: String,
+    /// The version that was current before, if any.
+    pub(crate) previous: Option<String>,
+}
+
 pub(crate) fn install(home: &Home, args: InstallArgs) -> Result<(), Failure> {
-    let policy = OperatorPolicy::load(&home.policy_file())?;
-    let mut store = open_store(home, &policy)?;
     let source = args.source.clone();
 
     // 1. Read, size-capped.
@@ -133,6 +151,23 @@ pub(crate) fn install(home: &Home, args: InstallArgs) -> Result<(), Failure> {
         )
         .map_err(Failure::usage)?
     };
+    install_bytes(home, &bytes, &args, Consent::Ask, &[]).map(|_| ())
+}
+
+/// The install path for `bytes` (named `args.source` in messages): verify, manifest, import
+/// check, downgrade, consent, compile, commit. `extra_grants` are added to the grant entries
+/// bound to the digest (the paper-mode flag).
+pub(crate) fn install_bytes(
+    home: &Home,
+    bytes: &[u8],
+    args: &InstallArgs,
+    consent: Consent,
+    extra_grants: &[serde_json::Value],
+) -> Result<Committed, Failure> {
+    let policy = OperatorPolicy::load(&home.policy_file())?;
+    let mut store = open_store(home, &policy)?;
+    let source = args.source.clone();
+    let bytes = bytes.to_vec();
 
     // 2. Signatures, before anything else is parsed. The trust store's scopes need the plugin's
     //    name, which only the signed manifest gives: so first check that a trusted key signed
@@ -239,7 +274,7 @@ pub(crate) fn install(home: &Home, args: InstallArgs) -> Result<(), Failure> {
     };
 
     // Values only the operator can give: environment values and `$OPERATOR` directories.
-    let grant_entries = match operator_grants(&manifest, &args) {
+    let mut grant_entries = match operator_grants(&manifest, args) {
         Ok(entries) => entries,
         Err(err) => {
             return Err(Failure::usage(
@@ -247,6 +282,8 @@ pub(crate) fn install(home: &Home, args: InstallArgs) -> Result<(), Failure> {
             ));
         }
     };
+
+    grant_entries.extend(extra_grants.iter().cloned());
 
     // 4. Version: never downgrade silently.
     let previous = store.inspect(&name).ok();
@@ -340,7 +377,9 @@ pub(crate) fn install(home: &Home, args: InstallArgs) -> Result<(), Failure> {
     }
     eprint!("{screen}");
     let kinds = manifest.capability_kinds();
-    let accepted = if args.yes {
+    let accepted = if consent == Consent::ApprovedProposal {
+        true
+    } else if args.yes {
         let missing = policy.not_preapproved(&name, &kinds);
         if !missing.is_empty() {
             deny(&mut store, Some(&name), Some(digest), "not-preapproved");
@@ -407,7 +446,12 @@ pub(crate) fn install(home: &Home, args: InstallArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::plugin(anyhow!(e).context(format!("cannot install {name}"))))?;
     eprintln!("{} {name} {} ({digest})", outcome.action, manifest.version);
     secrets_hint(home, &manifest);
-    Ok(())
+    Ok(Committed {
+        name,
+        version: manifest.version.to_string(),
+        digest,
+        previous: previous.map(|p| p.current.version),
+    })
 }
 
 /// Tells the operator which of the secrets the plugin declares are not set yet (names only):
@@ -541,6 +585,7 @@ pub(crate) fn run_installed(home: &Home, args: RunInstalledArgs) -> Result<(), F
         limits,
         component: bytes,
         grants,
+        paper,
         ..
     } = prepared;
     let runtime = run::runtime(home)?;
@@ -548,6 +593,7 @@ pub(crate) fn run_installed(home: &Home, args: RunInstalledArgs) -> Result<(), F
     let command = args.call.command.clone();
     let started = std::time::Instant::now();
     let result = run::call(&runtime, &args.name, &bytes, args.call, &limits, &grants);
+    let digest_for_paper = digest.clone();
     let mut event = AuditEvent::new(AuditAction::Run);
     event.plugin = Some(args.name.clone());
     event.digest = Some(digest);
@@ -565,9 +611,34 @@ pub(crate) fn run_installed(home: &Home, args: RunInstalledArgs) -> Result<(), F
             event.detail.limit = failure.limit;
         }
     }
+    let mut events = vec![event];
+    events.extend(paper_events(&args.name, &digest_for_paper, paper.as_ref()));
     store
-        .append_audit(&event)
+        .append_audit_batch(&events)
         .context("cannot write the audit log")?;
     output::flush();
     result
+}
+
+/// The audit rows of the requests a call held back in paper mode: method and origin only.
+pub(crate) fn paper_events(
+    plugin: &str,
+    digest: &str,
+    paper: Option<&ward_http::PaperLog>,
+) -> Vec<AuditEvent> {
+    paper
+        .map(ward_http::PaperLog::take)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|held| {
+            let mut ev = AuditEvent::new(AuditAction::PaperRequest);
+            ev.plugin = Some(plugin.to_owned());
+            ev.digest = Some(digest.to_owned());
+            ev.outcome = Outcome::Denied;
+            ev.detail.reason = Some("paper-mode");
+            ev.detail.method = Some(held.method);
+            ev.detail.origin = Some(held.origin);
+            ev
+        })
+        .collect()
 }

@@ -9,6 +9,7 @@ mod install;
 mod mcp;
 mod new;
 mod output;
+mod proposals;
 mod run;
 mod secret;
 
@@ -145,6 +146,9 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Confirm { command } => agents::confirm(&home, command),
         Command::Daemon { command } => agents::daemon(&home, command),
         Command::Mcp(args) => mcp::mcp(&home, args),
+        Command::Propose(args) => proposals::propose(&home, args),
+        Command::Proposals { command } => proposals::proposals(&home, command),
+        Command::Promote(args) => proposals::promote(&home, args),
         Command::New(args) => new::new(args),
     }
 }

@@ -51,6 +51,8 @@ impl Reply {
 struct Record {
     event: AuditEvent,
     usage: Vec<UsageDelta>,
+    /// Rows written with the request's own: requests a paper-mode plugin held back.
+    extra: Vec<AuditEvent>,
 }
 
 impl Record {
@@ -89,6 +91,7 @@ pub(crate) async fn handle(
     let mut rec = Record {
         event,
         usage: Vec::new(),
+        extra: Vec::new(),
     };
     let reply = match socket {
         Socket::Agent => agent(&ctx, req, &mut rec).await,
@@ -101,7 +104,9 @@ pub(crate) async fn handle(
     rec.event.detail.bytes_out = Some(body.len() as u64);
     rec.event.detail.duration_ms =
         Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
-    if let Err(e) = ctx.audit.record(vec![rec.event], rec.usage).await {
+    let mut events = vec![rec.event];
+    events.append(&mut rec.extra);
+    if let Err(e) = ctx.audit.record(events, rec.usage).await {
         tracing::error!("request refused: the audit log cannot be written: {e}");
         let r = Reply::error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -135,6 +140,7 @@ fn is_operator_path(seg: &[&str]) -> bool {
             | ["v1", "confirmations", _, "approve" | "deny"]
             | ["v1", "audit", ..]
             | ["v1", "plugins", ..]
+            | ["v1", "proposals", ..]
     )
 }
 
@@ -198,6 +204,7 @@ async fn agent(ctx: &Arc<Ctx>, req: Request<Incoming>, rec: &mut Record) -> Repl
     let method = req.method().clone();
     let endpoint = match (&method, seg.as_slice()) {
         (&Method::POST, ["v1", "run"]) => "run",
+        (&Method::POST, ["v1", "proposals"]) => "propose",
         (&Method::GET, ["v1", "commands"]) => "commands",
         (&Method::GET, ["v1", "confirmations", _]) => "confirmation",
         (_, s) if is_operator_path(s) => {
@@ -237,6 +244,13 @@ async fn agent(ctx: &Arc<Ctx>, req: Request<Incoming>, rec: &mut Record) -> Repl
             run(ctx, &token, &body, rec).await
         }
         "commands" => commands(ctx, &token, rec),
+        "propose" => {
+            let body = match read_body(ctx, req, rec).await {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            propose(ctx, &token, &body, rec).await
+        }
         _ => {
             let id = seg.get(2).copied().unwrap_or_default();
             poll(ctx, &token, id, rec)
@@ -401,7 +415,9 @@ fn load(ctx: &Ctx, name: &str, rec: &mut Record) -> Result<Arc<Loaded>, Reply> {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(name.to_owned(), prepared.digest.clone());
-    let cacheable = prepared.manifest.capabilities.secrets.is_empty();
+    // A paper-mode plugin is prepared per call, so that each call's record of held-back
+    // requests is its own.
+    let cacheable = prepared.manifest.capabilities.secrets.is_empty() && prepared.paper.is_none();
     let loaded = Arc::new(Loaded { prepared, plugin });
     if let (true, Ok(Some(key))) = (cacheable, key)
         && key.digest == loaded.prepared.digest
@@ -671,6 +687,20 @@ async fn run(ctx: &Arc<Ctx>, token: &AgentToken, body: &[u8], rec: &mut Record) 
     ctx.stats
         .in_flight
         .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    if let Some(paper) = &loaded.prepared.paper {
+        for held in paper.take() {
+            let mut ev = AuditEvent::new(AuditAction::PaperRequest);
+            ev.actor = rec.event.actor.clone();
+            ev.plugin = Some(loaded.prepared.name.clone());
+            ev.digest = Some(loaded.prepared.digest.clone());
+            ev.outcome = Outcome::Denied;
+            ev.detail.reason = Some("paper-mode");
+            ev.detail.token = Some(token.id.clone());
+            ev.detail.method = Some(held.method);
+            ev.detail.origin = Some(held.origin);
+            rec.extra.push(ev);
+        }
+    }
     let (cpu_ms, fuel) = match &outcome {
         // Call time counts in whole milliseconds, rounded up: every call costs at least one.
         Ok(out) => (
@@ -952,6 +982,63 @@ async fn operator(ctx: &Arc<Ctx>, req: Request<Incoming>, rec: &mut Record) -> R
             rec.event.detail.endpoint = Some("status");
             Reply::ok(status(ctx))
         }
+        (&Method::GET, ["v1", "proposals"]) => {
+            rec.event.detail.endpoint = Some("proposals");
+            match ctx.stores.with(|s| s.proposal_list()) {
+                Ok(list) => Reply::ok(json!({ "ok": true, "proposals": list })),
+                Err(e) => store_error(rec, e),
+            }
+        }
+        (&Method::GET, ["v1", "proposals", id]) => {
+            rec.event.detail.endpoint = Some("proposal");
+            match ctx.stores.with(|s| s.proposal_get(id)) {
+                Ok(p) => Reply::ok(json!({ "ok": true, "proposal": p })),
+                Err(e @ ward_store::StoreError::UnknownProposal(_)) => {
+                    denied(rec, StatusCode::NOT_FOUND, "not-found", e.to_string())
+                }
+                Err(e) => store_error(rec, e),
+            }
+        }
+        (&Method::POST, ["v1", "proposals", id, "reject"]) => {
+            rec.event.detail.endpoint = Some("proposal-reject");
+            let body = match read_body(ctx, req, rec).await {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            let r: RejectRequest = if body.is_empty() {
+                RejectRequest::default()
+            } else {
+                match parse_json(&body, rec) {
+                    Ok(r) => r,
+                    Err(reply) => return reply,
+                }
+            };
+            match ctx.stores.with_writer(|s| {
+                s.proposal_decide(id, ward_store::ProposalState::Rejected, r.reason.as_deref())
+            }) {
+                Ok(()) => Reply::ok(json!({ "ok": true, "state": "rejected" })),
+                Err(e @ ward_store::StoreError::UnknownProposal(_)) => {
+                    denied(rec, StatusCode::NOT_FOUND, "not-found", e.to_string())
+                }
+                Err(e @ ward_store::StoreError::ProposalDecided { .. }) => {
+                    denied(rec, StatusCode::CONFLICT, "not-pending", e.to_string())
+                }
+                Err(e) => denied(
+                    rec,
+                    StatusCode::BAD_REQUEST,
+                    "invalid-request",
+                    e.to_string(),
+                ),
+            }
+        }
+        (&Method::POST, ["v1", "proposals", _, "approve"]) => {
+            rec.event.detail.endpoint = Some("proposal-approve");
+            Reply::error(
+                StatusCode::NOT_IMPLEMENTED,
+                "approve-with-the-cli",
+                "approve with `ward proposals approve ID`: it signs with the operator's local key, whose passphrase the daemon never holds",
+            )
+        }
         (&Method::GET, ["v1", "tokens"]) => {
             rec.event.detail.endpoint = Some("token-list");
             match ctx.stores.with(|s| s.token_list()) {
@@ -1055,6 +1142,135 @@ async fn operator(ctx: &Arc<Ctx>, req: Request<Incoming>, rec: &mut Record) -> R
         }
         _ => denied(rec, StatusCode::NOT_FOUND, "not-found", "no such endpoint"),
     }
+}
+
+/// The body of `POST /v1/proposals/{id}/reject` (operator socket).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RejectRequest {
+    reason: Option<String>,
+}
+
+/// The body of `POST /v1/proposals` (agent socket).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProposeRequest {
+    /// The unsigned component with its embedded manifest, base64.
+    component_base64: String,
+    /// The examples, in the examples file's JSON form.
+    #[serde(default)]
+    examples: Option<ward_propose::Examples>,
+    /// Source files, path → text, for the report's source diff.
+    #[serde(default)]
+    source: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// An agent submits a proposal: checked and reported like `ward propose`; a refusal records
+/// nothing but the audit row. Proposing grants nothing: only the operator approves.
+async fn propose(ctx: &Arc<Ctx>, token: &AgentToken, body: &[u8], rec: &mut Record) -> Reply {
+    use base64::Engine as _;
+    rec.event.action = AuditAction::Propose;
+    let req: ProposeRequest = match parse_json(body, rec) {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    let component = match base64::engine::general_purpose::STANDARD.decode(&req.component_base64) {
+        Ok(c) => c,
+        Err(_) => {
+            return denied(
+                rec,
+                StatusCode::BAD_REQUEST,
+                "invalid-request",
+                "component_base64 is not base64",
+            );
+        }
+    };
+    if let Some(examples) = &req.examples
+        && let Err(e) = examples.check()
+    {
+        return denied(
+            rec,
+            StatusCode::BAD_REQUEST,
+            "examples-invalid",
+            e.to_string(),
+        );
+    }
+    let submission = ward_propose::Submission {
+        component,
+        examples: req.examples,
+        source: req.source,
+    };
+    let name = ward_propose::peek_name(&submission.component).ok();
+    rec.event.plugin = name.clone();
+    let (installed, previous) = match &name {
+        Some(n) => match ctx.stores.with(|s| {
+            Ok::<_, ward_propose::ProposeError>((
+                ward_propose::installed(s, n)?,
+                ward_propose::previous_source(s, n)?,
+            ))
+        }) {
+            Ok(found) => found,
+            Err(e) => {
+                return denied(
+                    rec,
+                    StatusCode::BAD_REQUEST,
+                    "invalid-request",
+                    e.to_string(),
+                );
+            }
+        },
+        None => (None, None),
+    };
+    let evaluated = match ward_propose::evaluate(
+        &ctx.runtime,
+        &submission,
+        installed.as_ref(),
+        previous.as_ref(),
+    )
+    .await
+    {
+        Ok(e) => e,
+        Err(err) => {
+            let reason = err.reason();
+            let message = format!("proposal refused, nothing recorded: {}", error_chain(&err));
+            return denied(rec, StatusCode::UNPROCESSABLE_ENTITY, reason, message);
+        }
+    };
+    rec.event.digest = Some(evaluated.digest.clone());
+    let submitter = format!("agent:{}", token.id);
+    match ctx
+        .stores
+        .with_writer(|s| ward_propose::record(s, &evaluated, &submission, &submitter))
+    {
+        Ok(id) => {
+            rec.event.detail.proposal = Some(id.clone());
+            Reply::ok(json!({
+                "ok": true,
+                "id": id,
+                "state": "pending",
+                "examples_passed": evaluated.examples_passed,
+                "report": evaluated.report,
+            }))
+        }
+        Err(e) => denied(
+            rec,
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            e.to_string(),
+        ),
+    }
+}
+
+/// An error with its sources, `a: b: c`.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 fn store_error(rec: &mut Record, e: ward_store::StoreError) -> Reply {

@@ -14,6 +14,11 @@
 //! scrubbed from responses) and added to the call's redactor, which is built from the policy's
 //! `[redact]` section.
 //!
+//! Paper mode: a grant list holding `{"kind": "paper"}` (set for installs from approved
+//! proposals until `ward promote`) puts the call's HTTP grant in paper mode: requests other
+//! than `GET` and `HEAD` are recorded in [`Prepared::paper`] and answered without being sent.
+//! The caller audits what was held back.
+//!
 //! Everything fails closed: grants come only from the store row bound to the digest being run;
 //! an unreadable grant or manifest stops the run.
 #![deny(missing_docs)]
@@ -121,6 +126,20 @@ pub struct Prepared {
     pub component: Vec<u8>,
     /// The grants bound to the digest: environment, directories, key-value, network.
     pub grants: Grants,
+    /// The record of requests held back, when the digest is in paper mode.
+    pub paper: Option<ward_http::PaperLog>,
+}
+
+/// The grant entry that puts a digest in paper mode.
+pub fn paper_entry() -> serde_json::Value {
+    serde_json::json!({ "kind": "paper" })
+}
+
+/// Whether a stored grant list puts its digest in paper mode.
+pub fn is_paper(stored: &serde_json::Value) -> bool {
+    stored
+        .as_array()
+        .is_some_and(|entries| entries.iter().any(|e| e["kind"] == "paper"))
 }
 
 impl std::fmt::Debug for Prepared {
@@ -165,6 +184,18 @@ pub fn prepare(
     store: &Store,
     name: &str,
 ) -> Result<Prepared, ExecError> {
+    prepare_with(home, policy, store, name, false)
+}
+
+/// [`prepare`], in paper mode whatever the grants say when `force_paper` (the health check of
+/// a fresh install runs so).
+pub fn prepare_with(
+    home: &Home,
+    policy: &OperatorPolicy,
+    store: &Store,
+    name: &str,
+    force_paper: bool,
+) -> Result<Prepared, ExecError> {
     let installed = store
         .current(name)?
         .ok_or_else(|| ExecError::NotInstalled {
@@ -185,6 +216,7 @@ pub fn prepare(
         });
     };
     let mut grants = call_grants(&stored)?;
+    let paper = (force_paper || is_paper(&stored)).then(ward_http::PaperLog::new);
     let manifest =
         Manifest::parse(installed.manifest_toml.as_bytes()).map_err(ExecError::Manifest)?;
     if let (Some(kv), true) = (
@@ -206,6 +238,9 @@ pub fn prepare(
             }
             grant = grant.with_secrets(secrets.into_iter().map(|(s, _)| s).collect());
         }
+        if let Some(log) = &paper {
+            grant = grant.paper(log.clone());
+        }
         grants.http = Some(ward_http::GrantedHttp::with_roots(
             grant,
             ward_http::SystemResolver,
@@ -222,6 +257,7 @@ pub fn prepare(
         limits,
         component,
         grants,
+        paper,
     })
 }
 
@@ -290,6 +326,8 @@ fn call_grants(stored: &serde_json::Value) -> Result<Grants, ExecError> {
             // Capability kinds the operator consented to; network and the rest are enforced by
             // their own hooks (denied until granted).
             Some("capability") => {}
+            // Paper mode: applied to the HTTP grant by `prepare`.
+            Some("paper") => {}
             other => return Err(bad(&format!("unknown stored grant kind {other:?}"))),
         }
     }

@@ -129,6 +129,15 @@ struct File {
     network: NetworkSection,
     #[serde(default)]
     redact: ward_redact::RedactConfig,
+    #[serde(default)]
+    proposals: ProposalsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProposalsSection {
+    #[serde(default)]
+    sign_for: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -174,6 +183,9 @@ pub struct OperatorPolicy {
     pub trusted_roots: ward_http::TrustedRoots,
     /// `[redact]`: what results and logs are redacted of, besides the call's secret values.
     pub redact: ward_redact::RedactConfig,
+    /// `[proposals] sign_for`: plugin patterns the operator's local key may sign approved
+    /// proposals for, besides `local:*` (read when the key is created and trusted).
+    pub proposal_scopes: Vec<Pattern>,
 }
 
 impl OperatorPolicy {
@@ -256,7 +268,14 @@ impl OperatorPolicy {
             ca_certs.push(path);
         }
         ward_redact::Redactor::new(&file.redact)?;
+        let proposal_scopes = file
+            .proposals
+            .sign_for
+            .iter()
+            .map(|p| Pattern::parse(p))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(OperatorPolicy {
+            proposal_scopes,
             rules,
             preapproved,
             keep_versions: file.store.keep_versions,

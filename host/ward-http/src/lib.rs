@@ -22,6 +22,12 @@
 //! are scrubbed of the values before the guest reads them (`Content-Length` is dropped: scrubbing
 //! changes the length).
 //!
+//! **Paper mode** ([`HttpGrant::paper`]): a request other than `GET` or `HEAD` that the grant
+//! allows is not sent. Its method and origin (never its path, query, headers or body) are
+//! recorded in the call's [`PaperLog`], and the guest gets a synthetic `202 Accepted` with a JSON
+//! body saying the request was held back. `GET` and `HEAD` go through as usual. A request the
+//! grant refuses is refused as without paper mode.
+//!
 //! Every refusal is logged once at warn with its reason. `wasi:sockets` is not this crate's
 //! business: it stays denied in the linker.
 #![deny(missing_docs)]
@@ -115,6 +121,52 @@ pub struct HttpGrant {
     policy: NetPolicy,
     limits: HttpLimits,
     secrets: Vec<BoundSecret>,
+    paper: Option<PaperLog>,
+}
+
+/// The synthetic body a request held back in paper mode gets.
+pub const PAPER_BODY: &str = "{\"paper\":true,\"sent\":false,\"message\":\"ward paper mode: this request was recorded, not sent\"}";
+
+/// Most held-back requests one call records. Threat: a guest looping on POSTs to make the host
+/// grow the record (and the audit log) without end; later ones are still held back, uncounted.
+pub const MAX_PAPER_RECORDS: usize = 256;
+
+/// One request held back in paper mode: its method and origin only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldBack {
+    /// The method, e.g. `POST`.
+    pub method: String,
+    /// `scheme://host[:port]`, without path or query.
+    pub origin: String,
+}
+
+/// The record of the requests a call held back in paper mode. Clones share the record.
+#[derive(Debug, Clone, Default)]
+pub struct PaperLog {
+    held: Arc<std::sync::Mutex<Vec<HeldBack>>>,
+}
+
+impl PaperLog {
+    /// An empty record.
+    pub fn new() -> PaperLog {
+        PaperLog::default()
+    }
+
+    fn push(&self, entry: HeldBack) {
+        if let Ok(mut held) = self.held.lock()
+            && held.len() < MAX_PAPER_RECORDS
+        {
+            held.push(entry);
+        }
+    }
+
+    /// Takes the requests recorded so far.
+    pub fn take(&self) -> Vec<HeldBack> {
+        self.held
+            .lock()
+            .map(|mut held| std::mem::take(&mut *held))
+            .unwrap_or_default()
+    }
 }
 
 impl HttpGrant {
@@ -124,7 +176,20 @@ impl HttpGrant {
             policy,
             limits,
             secrets: Vec::new(),
+            paper: None,
         }
+    }
+
+    /// The same grant in paper mode: requests other than `GET` and `HEAD` are recorded in `log`
+    /// and answered with a synthetic `202`, never sent.
+    pub fn paper(mut self, log: PaperLog) -> HttpGrant {
+        self.paper = Some(log);
+        self
+    }
+
+    /// The paper-mode record, when the grant is in paper mode.
+    pub fn paper_log(&self) -> Option<&PaperLog> {
+        self.paper.as_ref()
     }
 
     /// The same grant with `secrets` bound: their placeholders are substituted for their hosts,
@@ -357,6 +422,50 @@ fn logged_origin(uri: &Uri) -> String {
         .collect()
 }
 
+/// Records a held-back request and builds the synthetic answer; nothing is sent. The request
+/// body is read and dropped (up to `body_cap` bytes), so that a guest still writing it is not
+/// cut off.
+fn paper_response(
+    log: &PaperLog,
+    method: &str,
+    uri: &Uri,
+    mut request_body: WasiBody,
+    body_cap: u64,
+) -> (Response<WasiBody>, IoFuture) {
+    let origin = logged_origin(uri);
+    tracing::info!(url = %origin, method, "paper mode: outgoing request recorded, not sent");
+    log.push(HeldBack {
+        method: method.chars().take(32).collect(),
+        origin,
+    });
+    let body = http_body_util::Full::new(bytes::Bytes::from_static(PAPER_BODY.as_bytes()))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let mut response = Response::new(body);
+    *response.status_mut() = http::StatusCode::ACCEPTED;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+        .headers_mut()
+        .insert("x-ward-paper", HeaderValue::from_static("held-back"));
+    let drain: IoFuture = Box::new(async move {
+        let mut read = 0u64;
+        while let Some(frame) = request_body.frame().await {
+            let Ok(frame) = frame else { break };
+            if let Some(data) = frame.data_ref() {
+                read = read.saturating_add(data.len() as u64);
+                if read > body_cap {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    });
+    (response, drain)
+}
+
 /// The smaller of ward's cap and the guest's wish.
 fn capped(cap: Duration, wish: Option<Duration>) -> Duration {
     wish.map_or(cap, |w| w.min(cap))
@@ -383,6 +492,18 @@ impl Inner {
             .map_err(|denied| refuse(&uri, &denied, Error::HttpRequestDenied))?;
         check_host_header(&request)
             .map_err(|reason| refuse(&uri, &reason, Error::HttpRequestDenied))?;
+        if let Some(log) = &self.grant.paper
+            && !matches!(*request.method(), http::Method::GET | http::Method::HEAD)
+        {
+            let method = request.method().as_str().to_owned();
+            return Ok(paper_response(
+                log,
+                &method,
+                &uri,
+                request.into_body(),
+                limits.request_body_bytes,
+            ));
+        }
         // Secrets: substituted only where bound (else refused unsent); `uri` keeps the
         // placeholders, so nothing logged below can hold a value.
         secrets::apply(&mut request, &self.grant.secrets)

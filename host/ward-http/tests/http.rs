@@ -485,3 +485,70 @@ async fn a_server_that_never_answers_hits_the_total_timeout() {
     assert!(matches!(err, Error::ConnectionReadTimeout), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// Paper-mode hooks for the grant of `network`.
+fn paper_hooks(network: &str, log: ward_http::PaperLog) -> GrantedHttp {
+    let toml = format!(
+        "name = \"acme:net\"\nversion = \"0.1.0\"\n[capabilities]\nnetwork = [{network}]\n"
+    );
+    let manifest = Manifest::parse(toml.as_bytes()).unwrap();
+    let grant = HttpGrant::new(
+        NetPolicy::new(&manifest.capabilities.network),
+        HttpLimits::default(),
+    )
+    .paper(log);
+    GrantedHttp::with_resolver(grant, MapResolver(vec![]))
+}
+
+#[tokio::test]
+async fn paper_mode_answers_a_post_without_sending_it_and_lets_a_get_through() {
+    let s = hello().await;
+    let log = ward_http::PaperLog::new();
+    let mut hooks = paper_hooks(
+        &format!(r#"{{ url = "http://127.0.0.1:{}" }}"#, s.port),
+        log.clone(),
+    );
+    let url = format!("http://127.0.0.1:{}/items?id=7", s.port);
+    let uri: http::Uri = url.parse().unwrap();
+    let post = Request::post(uri.clone())
+        .header("host", uri.authority().unwrap().as_str())
+        .body(empty())
+        .unwrap();
+    let response = send(&mut hooks, post).await.unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert_eq!(response.headers()["x-ward-paper"], "held-back");
+    assert_eq!(body_text(response).await, ward_http::PAPER_BODY);
+    assert_eq!(s.connections.load(Ordering::SeqCst), 0, "the POST was sent");
+    let held = log.take();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].method, "POST");
+    assert_eq!(held[0].origin, format!("http://127.0.0.1:{}", s.port));
+
+    let response = send(&mut hooks, get(&url)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body_text(response).await, "hello");
+    assert_eq!(s.connections.load(Ordering::SeqCst), 1);
+    assert!(log.take().is_empty());
+}
+
+#[tokio::test]
+async fn paper_mode_still_refuses_what_the_grant_refuses() {
+    let log = ward_http::PaperLog::new();
+    let mut hooks = paper_hooks(
+        r#"{ url = "http://127.0.0.1:1", methods = ["GET"] }"#,
+        log.clone(),
+    );
+    for url in ["http://127.0.0.1:1/", "http://127.0.0.1:2/"] {
+        let uri: http::Uri = url.parse().unwrap();
+        let post = Request::post(uri.clone())
+            .header("host", uri.authority().unwrap().as_str())
+            .body(empty())
+            .unwrap();
+        let err = send(&mut hooks, post).await.unwrap_err();
+        assert!(matches!(err, Error::HttpRequestDenied), "{url}: {err:?}");
+    }
+    assert!(
+        log.take().is_empty(),
+        "a refused request is not recorded as held back"
+    );
+}

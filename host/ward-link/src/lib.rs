@@ -50,6 +50,10 @@ pub struct Grants {
     /// Outgoing HTTP, if granted: only the granted destinations, checked again on every
     /// resolved address. `None` refuses every request.
     pub http: Option<ward_http::GrantedHttp>,
+    /// Hooks that answer the guest's outgoing HTTP requests in place of [`Grants::http`], built
+    /// fresh for each call: for example fixtures answering a proposal's examples without a
+    /// socket. Used only when `http` is `None`; `None` for both refuses every request.
+    pub http_hooks: Option<HttpHooksFactory>,
     /// What every text the guest can make ward show passes before it leaves the host: log
     /// lines, the result, captured stdout and stderr, and guest text inside errors. The default
     /// is [`builtin_redactor`]; the operator's configuration and the call's known secret values
@@ -65,10 +69,14 @@ impl Default for Grants {
             dirs: Vec::new(),
             keyvalue: None,
             http: None,
+            http_hooks: None,
             redactor: builtin_redactor(),
         }
     }
 }
+
+/// Builds the `wasi:http` hooks of one call (see [`Grants::http_hooks`]).
+pub type HttpHooksFactory = std::sync::Arc<dyn Fn() -> Box<dyn WasiHttpHooks> + Send + Sync>;
 
 /// The redactor with every built-in detector and no known secret, built once per process and
 /// shared.
@@ -87,6 +95,7 @@ impl std::fmt::Debug for Grants {
             .field("dirs", &self.dirs)
             .field("keyvalue", &self.keyvalue.is_some())
             .field("http", &self.http.is_some())
+            .field("http_hooks", &self.http_hooks.is_some())
             .field("redactor", &self.redactor)
             .finish()
     }
@@ -174,9 +183,10 @@ impl State {
             wasi: builder.build(),
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
-            hooks: match &grants.http {
-                Some(granted) => Box::new(granted.clone()),
-                None => Box::new(DenyHttp {
+            hooks: match (&grants.http, &grants.http_hooks) {
+                (Some(granted), _) => Box::new(granted.clone()),
+                (None, Some(factory)) => factory(),
+                (None, None) => Box::new(DenyHttp {
                     redactor: grants.redactor.clone(),
                     plugin: plugin.to_owned(),
                 }),

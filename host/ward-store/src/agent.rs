@@ -245,7 +245,7 @@ fn is_token_shaped(token: &str) -> bool {
             .all(|b| matches!(b, b'a'..=b'z' | b'2'..=b'7'))
 }
 
-fn random_id(prefix: &str) -> String {
+pub(crate) fn random_id(prefix: &str) -> String {
     let r: [u8; 8] = rand::random();
     format!("{prefix}{}", hex::encode(r))
 }

@@ -64,6 +64,18 @@ pub enum AuditAction {
     /// A daemon API request other than a run (listing commands, polling a confirmation, an
     /// operator verb); the detail names the endpoint.
     ApiRequest,
+    /// A proposal was submitted for review.
+    Propose,
+    /// The operator approved a proposal.
+    ProposalApprove,
+    /// The operator rejected a proposal.
+    ProposalReject,
+    /// A plugin left paper mode (`ward promote`).
+    Promote,
+    /// An outbound request held back in paper mode (method and origin only).
+    PaperRequest,
+    /// The examples of an approved proposal ran against the installed version.
+    HealthCheck,
 }
 
 impl AuditAction {
@@ -90,6 +102,12 @@ impl AuditAction {
             AuditAction::ConfirmApprove => "confirm-approve",
             AuditAction::ConfirmDeny => "confirm-deny",
             AuditAction::ApiRequest => "api-request",
+            AuditAction::Propose => "propose",
+            AuditAction::ProposalApprove => "proposal-approve",
+            AuditAction::ProposalReject => "proposal-reject",
+            AuditAction::Promote => "promote",
+            AuditAction::PaperRequest => "paper-request",
+            AuditAction::HealthCheck => "health-check",
         }
     }
 }
@@ -178,6 +196,16 @@ pub struct AuditDetail {
     /// Bytes of the reply body (never its content).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes_out: Option<u64>,
+    /// The proposal concerned (`pr_…`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposal: Option<String>,
+    /// The HTTP method of a request held back in paper mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The origin (scheme, host, port; never the path or query) of a request held back in
+    /// paper mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 /// One event to append.

@@ -176,6 +176,17 @@ pub enum StoreError {
         /// Its state.
         state: &'static str,
     },
+    /// The proposal id is unknown.
+    #[error("proposal {0} does not exist; `ward proposals list` shows them")]
+    UnknownProposal(String),
+    /// The proposal was already approved or rejected.
+    #[error("proposal {id} is {state}, not pending; a proposal is decided once")]
+    ProposalDecided {
+        /// The proposal.
+        id: String,
+        /// Its state.
+        state: &'static str,
+    },
     /// A failure injected by a test fail point.
     #[error("injected failure at fail point {0}")]
     FailPoint(&'static str),

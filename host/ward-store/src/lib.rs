@@ -18,6 +18,7 @@ mod blob;
 mod error;
 mod failpoint;
 mod names;
+mod proposal;
 mod registry;
 mod time;
 
@@ -41,13 +42,14 @@ pub use blob::BlobDigest;
 pub use error::{AuditError, StoreError};
 pub use failpoint::FAIL_POINTS;
 pub use names::{MAX_DOC_BYTES, MAX_NAME_BYTES, MAX_TEXT_BYTES};
+pub use proposal::{NewProposal, Proposal, ProposalState};
 pub use registry::{
     InstallOutcome, InstallRecord, InstalledVersion, KvUsage, PluginDetail, PluginRow, TrustedKey,
     VersionRow,
 };
 
 /// Schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Default number of previous versions kept besides the current one.
 pub const DEFAULT_KEEP_VERSIONS: usize = 3;
@@ -273,6 +275,10 @@ impl Store {
             tx.execute_batch(agent::SCHEMA_V2)?;
             tx.pragma_update(None, "user_version", 2)?;
         }
+        if found < 3 {
+            tx.execute_batch(proposal::SCHEMA_V3)?;
+            tx.pragma_update(None, "user_version", 3)?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -298,7 +304,7 @@ impl Store {
         self.gc_blobs(&candidates)
     }
 
-    /// Removes the blob files among `candidates` that no version row references, holding the
+    /// Removes the blob files among `candidates` that no version or proposal row references, holding the
     /// database write lock so that no install can reference them meanwhile.
     pub(crate) fn gc_blobs(&mut self, candidates: &[String]) -> Result<(), StoreError> {
         if candidates.is_empty() {
@@ -309,7 +315,10 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut removed = false;
         {
-            let mut stmt = tx.prepare("SELECT 1 FROM versions WHERE blob = ?1 LIMIT 1")?;
+            // Kept versions and recorded proposals both hold their component blob.
+            let mut stmt = tx.prepare(
+                "SELECT 1 FROM versions WHERE blob = ?1 UNION ALL SELECT 1 FROM proposals WHERE blob = ?1 LIMIT 1",
+            )?;
             for name in candidates {
                 if !blob::is_blob_name(name) || stmt.exists([name])? {
                     continue;
@@ -544,6 +553,9 @@ pub(crate) fn check_event(ev: &AuditEvent) -> Result<(), StoreError> {
         ("version", &d.to_version),
         ("token id", &d.token),
         ("confirmation id", &d.confirmation),
+        ("proposal id", &d.proposal),
+        ("method", &d.method),
+        ("origin", &d.origin),
     ];
     for (what, v) in idents {
         if let Some(v) = v {
