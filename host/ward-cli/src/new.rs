@@ -27,55 +27,6 @@ const DEFAULT_NAMESPACE: &str = "example";
 /// `ward:plugin`, copied into each project as `wit/deps/ward-plugin/plugin.wit`.
 const PLUGIN_WIT: &str = include_str!("../../../wit/plugin.wit");
 
-/// WIT keywords: a package or world with one of these names does not parse.
-const WIT_KEYWORDS: &[&str] = &[
-    "as",
-    "async",
-    "bool",
-    "borrow",
-    "char",
-    "constructor",
-    "enum",
-    "error-context",
-    "export",
-    "f32",
-    "f64",
-    "flags",
-    "float32",
-    "float64",
-    "from",
-    "func",
-    "future",
-    "import",
-    "include",
-    "interface",
-    "list",
-    "map",
-    "option",
-    "own",
-    "package",
-    "record",
-    "resource",
-    "result",
-    "s16",
-    "s32",
-    "s64",
-    "s8",
-    "static",
-    "stream",
-    "string",
-    "tuple",
-    "type",
-    "u16",
-    "u32",
-    "u64",
-    "u8",
-    "use",
-    "variant",
-    "with",
-    "world",
-];
-
 /// The SDK folder of the source tree this binary was built from; the default for `--sdk`.
 const BUILT_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../sdk");
 
@@ -209,7 +160,7 @@ fn plugin_name(text: &str) -> anyhow::Result<(String, String)> {
     let parsed = ward_manifest::PluginName::parse(&full)
         .map_err(|message| anyhow::anyhow!("invalid plugin name: {message}"))?;
     for (what, part) in [("namespace", &parsed.namespace), ("name", &parsed.name)] {
-        if WIT_KEYWORDS.contains(&part.as_str()) {
+        if ward_types::WIT_KEYWORDS.contains(&part.as_str()) {
             bail!(
                 "invalid plugin name: the {what} '{part}' is a WIT keyword: choose another, \
                  such as my-{part}"

@@ -27,7 +27,9 @@ mod testutil;
 
 pub use args::{ArgError, args_from_cli, args_from_json, cli_arg, parse_args};
 pub use command::{Command, CommandKind, commands};
-pub use describe::{DescribeError, WitDescription, WitFunction, WitTypeDef, describe_wit};
+pub use describe::{
+    DescribeError, WIT_KEYWORDS, WitDescription, WitFunction, WitTypeDef, describe_wit,
+};
 pub use result::{ResultError, result_to_json};
 pub use schema::json_schema;
 pub use text::{wit_signature, wit_type};
