@@ -164,6 +164,7 @@ fn error_json(err: &CallError) -> Value {
         CallError::Exit { .. } => "exit",
         CallError::Instantiate(_) => "instantiate",
         CallError::Grant(_) => "grant",
+        CallError::ConfirmPending(_) => "confirmation-pending",
     };
     let mut obj = json!({ "kind": kind, "message": err.to_string() });
     if let CallError::Limit(limit) = err {

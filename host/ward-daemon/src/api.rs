@@ -475,8 +475,8 @@ fn action_hash(token: &str, plugin: &str, digest: &str, command: &str, args: &Va
     hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
 
-/// One sanitized line: plugin, command, a short form of each argument, capabilities in play.
-fn summary(name: &str, command: &str, args: &Value, manifest: &ward_manifest::Manifest) -> String {
+/// A short, sanitized form of each argument: `name=value`.
+pub(crate) fn arg_parts(args: &Value) -> Vec<String> {
     let mut parts = Vec::new();
     match args {
         Value::Object(m) => {
@@ -493,6 +493,12 @@ fn summary(name: &str, command: &str, args: &Value, manifest: &ward_manifest::Ma
             MAX_SUMMARY_ARG_BYTES,
         )),
     }
+    parts
+}
+
+/// One sanitized line: plugin, command, a short form of each argument, capabilities in play.
+fn summary(name: &str, command: &str, args: &Value, manifest: &ward_manifest::Manifest) -> String {
+    let parts = arg_parts(args);
     let caps: Vec<String> = manifest
         .capability_kinds()
         .iter()
@@ -673,17 +679,35 @@ async fn run(ctx: &Arc<Ctx>, token: &AgentToken, body: &[u8], rec: &mut Record) 
     ctx.stats
         .in_flight
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // Mid-run confirmations are bound to this exact action.
+    let mut grants = loaded.prepared.grants.clone();
+    let confirm = loaded.prepared.confirm.then(|| {
+        Arc::new(crate::confirm::MidRunConfirm::new(
+            ctx.clone(),
+            &token.id,
+            &req.plugin,
+            &req.command,
+            action_hash(
+                &token.id,
+                &req.plugin,
+                &loaded.prepared.digest,
+                &req.command,
+                &req.args,
+            ),
+            crate::confirm::call_line(&req.plugin, &req.command, &req.args),
+        ))
+    });
+    grants.confirm = confirm
+        .clone()
+        .map(|c| c as Arc<dyn ward_runtime::ConfirmHook>);
     let call_started = Instant::now();
     let outcome = ctx
         .runtime
-        .call(
-            &loaded.plugin,
-            &req.command,
-            &req.args,
-            &limits,
-            &loaded.prepared.grants,
-        )
+        .call(&loaded.plugin, &req.command, &req.args, &limits, &grants)
         .await;
+    if let Some(used) = confirm.as_ref().and_then(|c| c.used()) {
+        rec.event.detail.confirmation = Some(used);
+    }
     ctx.stats
         .in_flight
         .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
@@ -746,6 +770,10 @@ async fn run(ctx: &Arc<Ctx>, token: &AgentToken, body: &[u8], rec: &mut Record) 
             }
             Reply::ok(body)
         }
+        Err(ward_runtime::CallError::ConfirmPending(p)) => {
+            rec.event.detail.confirmation = Some(p.id.clone());
+            pending_body(&p.id, ConfirmState::Pending, &p.summary, &p.expires, rec)
+        }
         Err(err) => {
             use ward_runtime::CallError;
             let kind = match &err {
@@ -757,6 +785,7 @@ async fn run(ctx: &Arc<Ctx>, token: &AgentToken, body: &[u8], rec: &mut Record) 
                 CallError::Exit { .. } => "exit",
                 CallError::Instantiate(_) => "instantiate",
                 CallError::Grant(_) => "grant",
+                CallError::ConfirmPending(_) => "confirmation-pending",
             };
             rec.event.outcome = Outcome::Error;
             rec.event.detail.reason = Some(kind);
@@ -858,13 +887,24 @@ fn confirm_gate(
 }
 
 fn pending_reply(c: &ward_store::Confirmation, rec: &mut Record) -> Reply {
+    pending_body(&c.id, c.state, &c.summary, &c.expires, rec)
+}
+
+/// The 202 `pending` reply, for a command-level gate and for a plugin's mid-run ask alike.
+fn pending_body(
+    id: &str,
+    state: ConfirmState,
+    summary: &str,
+    expires: &str,
+    rec: &mut Record,
+) -> Reply {
     rec.deny("confirmation-pending");
     Reply {
         status: StatusCode::ACCEPTED,
         body: json!({
             "ok": false,
             "pending": true,
-            "confirmation": { "id": c.id, "state": c.state, "summary": c.summary, "expires": c.expires },
+            "confirmation": { "id": id, "state": state, "summary": summary, "expires": expires },
         }),
     }
 }

@@ -18,6 +18,7 @@ mod api;
 mod audit;
 pub mod client;
 mod config;
+mod confirm;
 mod gates;
 mod listen;
 

@@ -14,6 +14,11 @@
 //! scrubbed from responses) and added to the call's redactor, which is built from the policy's
 //! `[redact]` section.
 //!
+//! Confirmations: [`Prepared::confirm`] says whether the plugin may ask the operator mid-run
+//! (`ward:plugin/confirm`): declared in the signed manifest and consented to at install. The
+//! caller attaches the hook that answers (the daemon's confirmation store, `ward run`'s
+//! terminal); without one every ask is answered false.
+//!
 //! Paper mode: a grant list holding `{"kind": "paper"}` (set for installs from approved
 //! proposals until `ward promote`) puts the call's HTTP grant in paper mode: requests other
 //! than `GET` and `HEAD` are recorded in [`Prepared::paper`] and answered without being sent.
@@ -128,6 +133,9 @@ pub struct Prepared {
     pub grants: Grants,
     /// The record of requests held back, when the digest is in paper mode.
     pub paper: Option<ward_http::PaperLog>,
+    /// Whether the plugin may ask the operator to confirm actions while it runs: the signed
+    /// manifest declares `capabilities.confirm` and the operator consented to it for this digest.
+    pub confirm: bool,
 }
 
 /// The grant entry that puts a digest in paper mode.
@@ -248,6 +256,7 @@ pub fn prepare_with(
         ));
     }
     grants.redactor = Arc::new(redactor);
+    let confirm = manifest.capabilities.confirm && capability_granted(&stored, "confirm");
     let component = store.get_blob(&installed.blob)?;
     let limits = manifest.limits();
     Ok(Prepared {
@@ -258,6 +267,7 @@ pub fn prepare_with(
         component,
         grants,
         paper,
+        confirm,
     })
 }
 

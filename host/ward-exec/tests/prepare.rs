@@ -21,6 +21,7 @@ fn manifest() -> String {
          secrets = [{{ name = \"BOT_TOKEN\", hosts = [\"https://api.example.com\"], header = \"Authorization\", format = \"Bearer {{}}\" }}]\n\
          env = [\"LANG\"]\n\
          keyvalue = {{ quota = \"1KiB\" }}\n\
+         confirm = true\n\
          [limits]\ntimeout = \"3s\"\n"
     )
 }
@@ -100,6 +101,19 @@ fn prepare_gives_the_digest_and_exactly_its_grants() {
     );
     let debug = format!("{p:?}");
     assert!(!debug.contains(VALUE), "{debug}");
+}
+
+#[test]
+fn confirmations_need_the_declaration_and_the_operators_consent() {
+    // Declared in the manifest but not consented to at install: no asking.
+    let f = fixture(&["http"]);
+    let p = prepare(&f.home, &OperatorPolicy::default(), &f.store, NAME).unwrap();
+    assert!(!p.confirm);
+    // Declared and consented to. The hook is the caller's to attach: none yet.
+    let f = fixture(&["http", "confirm"]);
+    let p = prepare(&f.home, &OperatorPolicy::default(), &f.store, NAME).unwrap();
+    assert!(p.confirm);
+    assert!(p.grants.confirm.is_none());
 }
 
 #[test]

@@ -1,14 +1,15 @@
 //! Link: the per-call store state and the one linker every plugin is instantiated with.
 //!
 //! The linker provides WASI 0.2 (cli, io, clocks, random, filesystem, sockets), `wasi:http`
-//! and `ward:plugin/{log,keyvalue}`, and every one of them grants nothing unless the call's
+//! and `ward:plugin/{log,keyvalue,confirm}`, and every one of them grants nothing unless the call's
 //! [`Grants`] say so: no preopened directories, no environment, no arguments except a CLI
 //! command's argv, an empty stdin, TCP, UDP and name lookup disabled, and every outgoing HTTP
 //! request refused through wasmtime-wasi-http's `send_request` hook unless an HTTP grant
 //! (`ward-http`) allows its destination. stdout and stderr are captured in memory
-//! up to the call's output limit.
+//! up to the call's output limit. A confirmation asked with no [`ConfirmHook`] is denied.
 #![deny(missing_docs)]
 
+mod confirm;
 mod keyvalue;
 mod limiter;
 mod log;
@@ -20,6 +21,8 @@ mod bindings {
     wasmtime::component::bindgen!({
         path: "../../wit",
         world: "ward:plugin/host",
+        // A pending confirmation stops the call: the host function traps with a typed payload.
+        imports: { "ward:plugin/confirm.confirm": trappable },
     });
 }
 
@@ -28,6 +31,10 @@ use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
+pub use confirm::{
+    ConfirmAnswer, ConfirmHook, ConfirmPending, MAX_CONFIRM_PROMPT_BYTES, PromptError,
+    sanitize_prompt,
+};
 pub use keyvalue::{KeyValue, KvError, MAX_KV_KEY_BYTES, MAX_KV_VALUE_BYTES};
 pub use limiter::Limiter;
 
@@ -59,6 +66,9 @@ pub struct Grants {
     /// is [`builtin_redactor`]; the operator's configuration and the call's known secret values
     /// make a stricter one.
     pub redactor: std::sync::Arc<ward_redact::Redactor>,
+    /// Who answers the plugin's mid-run confirmations (`ward:plugin/confirm`), bound to exactly
+    /// this call. `None` answers every ask with false.
+    pub confirm: Option<std::sync::Arc<dyn ConfirmHook>>,
 }
 
 impl Default for Grants {
@@ -71,6 +81,7 @@ impl Default for Grants {
             http: None,
             http_hooks: None,
             redactor: builtin_redactor(),
+            confirm: None,
         }
     }
 }
@@ -97,6 +108,7 @@ impl std::fmt::Debug for Grants {
             .field("http", &self.http.is_some())
             .field("http_hooks", &self.http_hooks.is_some())
             .field("redactor", &self.redactor)
+            .field("confirm", &self.confirm.is_some())
             .finish()
     }
 }
@@ -138,6 +150,30 @@ pub struct State {
     log_dropped: bool,
     keyvalue: Option<std::sync::Arc<dyn KeyValue>>,
     redactor: std::sync::Arc<ward_redact::Redactor>,
+    confirm: Option<std::sync::Arc<dyn ConfirmHook>>,
+    confirm_warned: bool,
+    operator_wait: OperatorWait,
+}
+
+/// Time a call spent waiting for the operator to answer a confirmation. The runtime adds it to
+/// the call's wall-clock limit: it is not time the guest ran.
+#[derive(Debug, Clone, Default)]
+pub struct OperatorWait(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl OperatorWait {
+    fn add(&self, waited: std::time::Duration) {
+        let nanos = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+        let _ = self.0.fetch_update(
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+            |total| Some(total.saturating_add(nanos)),
+        );
+    }
+
+    /// The total so far.
+    pub fn total(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.0.load(std::sync::atomic::Ordering::Relaxed))
+    }
 }
 
 impl State {
@@ -199,6 +235,9 @@ impl State {
             log_dropped: false,
             keyvalue: grants.keyvalue.clone(),
             redactor: grants.redactor.clone(),
+            confirm: grants.confirm.clone(),
+            confirm_warned: false,
+            operator_wait: OperatorWait::default(),
         })
     }
 
@@ -215,6 +254,11 @@ impl State {
     /// What the guest wrote to stderr (at most the output limit).
     pub fn stderr(&self) -> bytes::Bytes {
         self.stderr.contents()
+    }
+
+    /// Time this call has spent waiting for the operator (see [`OperatorWait`]).
+    pub fn operator_wait(&self) -> OperatorWait {
+        self.operator_wait.clone()
     }
 
     /// The first limit this call crossed, as recorded by the limiter and the output pipes.
@@ -295,5 +339,6 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<State>> {
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     bindings::ward::plugin::log::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
     bindings::ward::plugin::keyvalue::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+    bindings::ward::plugin::confirm::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
     Ok(linker)
 }

@@ -54,7 +54,11 @@ const WASI_PACKAGES: &[&str] = &[
 ];
 
 /// ward's own interfaces.
-const WARD_INTERFACES: &[&str] = &["ward:plugin/log@0.1.", "ward:plugin/keyvalue@0.1."];
+const WARD_INTERFACES: &[&str] = &[
+    "ward:plugin/log@0.1.",
+    "ward:plugin/keyvalue@0.1.",
+    "ward:plugin/confirm@0.1.",
+];
 
 /// Whether ward provides the interface `name` to plugins.
 pub fn is_known_import(name: &str) -> bool {
@@ -170,6 +174,9 @@ mod tests {
             ("wasi:http/outgoing-handler@0.2.0", true),
             ("wasi:sockets/tcp@0.2.0", true),
             ("ward:plugin/log@0.1.0", true),
+            ("ward:plugin/keyvalue@0.1.0", true),
+            ("ward:plugin/confirm@0.1.0", true),
+            ("ward:plugin/confirm@0.2.0", false),
             ("wasi:cli/environment@0.3.0", false),
             ("wasi:cli/environment", false),
             ("wasi:cli/@0.2.0", false),

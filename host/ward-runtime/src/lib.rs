@@ -5,7 +5,9 @@
 //! the command's WIT types before any guest code runs, instantiates the plugin from its cached
 //! `InstancePre` under the call's [`Limits`], runs it, and returns the result as JSON. A guest
 //! that crosses a limit earns a [`CallError::Limit`] naming it; the runtime is unaffected and
-//! the next call works.
+//! the next call works. A plugin's mid-run confirmation that the operator has not decided yet
+//! ends the call with [`CallError::ConfirmPending`]; time spent waiting for the operator does
+//! not count against the call's time limit.
 #![deny(missing_docs)]
 
 mod engine;
@@ -20,7 +22,10 @@ use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi::p2::bindings::CommandPre;
 
 pub use engine::{EPOCH_TICK, engine_config};
-pub use ward_link::{DirGrant, Grants};
+pub use ward_link::{
+    ConfirmAnswer, ConfirmHook, ConfirmPending, DirGrant, Grants, MAX_CONFIRM_PROMPT_BYTES,
+    sanitize_prompt,
+};
 pub use ward_load::{ArtifactCache, Digest, LoadError, Origin};
 pub use ward_policy::{Limit, LimitExceeded, Limits};
 pub use ward_redact::Redactor;
@@ -96,6 +101,11 @@ pub enum CallError {
     /// Instantiation failed for a reason other than a limit.
     #[error("cannot instantiate the plugin: {0}")]
     Instantiate(String),
+    /// The plugin asked the operator to confirm an action (`ward:plugin/confirm`) and no
+    /// decision exists yet: the call was stopped at the ask. Repeat the call once the operator
+    /// has decided; everything before the ask runs again.
+    #[error(transparent)]
+    ConfirmPending(ConfirmPending),
 }
 
 impl CallError {
@@ -371,7 +381,20 @@ impl Runtime {
         // Fuel is always metered so that a per-call limit is possible; unlimited is u64::MAX.
         let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
         store.set_epoch_deadline(engine::deadline_ticks(limits.timeout));
-        store.epoch_deadline_trap();
+        // At the deadline, time the call spent waiting for the operator (a confirmation asked
+        // on a terminal) is given back once; otherwise the call is interrupted.
+        let wait = store.data().operator_wait();
+        let mut credited = Duration::ZERO;
+        store.epoch_deadline_callback(move |_| {
+            let total = wait.total();
+            let fresh = total.saturating_sub(credited);
+            credited = total;
+            Ok(if fresh.is_zero() {
+                wasmtime::UpdateDeadline::Interrupt
+            } else {
+                wasmtime::UpdateDeadline::Continue(engine::deadline_ticks(fresh))
+            })
+        });
         Ok(store)
     }
 
@@ -393,6 +416,7 @@ impl Runtime {
                     reason: "the export could not be found".into(),
                 })?;
         let mut store = self.store(plugin, limits, grants)?;
+        let wait = store.data().operator_wait();
         let started = Instant::now();
         let mut results = vec![Val::Bool(false); usize::from(cmd.result.is_some())];
         let outcome = {
@@ -403,7 +427,7 @@ impl Runtime {
                     .ok_or_else(|| wasmtime::Error::msg("exported function missing"))?;
                 func.call_async(&mut store, &params, &mut results).await
             };
-            tokio::time::timeout(limits.timeout + HOST_WAIT_GRACE, run).await
+            with_deadline(limits.timeout + HOST_WAIT_GRACE, &wait, run).await
         };
         let duration = started.elapsed();
         let fuel_consumed = fuel_used(&store, limits);
@@ -444,13 +468,14 @@ impl Runtime {
                 reason: "the plugin does not export wasi:cli/run".into(),
             })?;
         let mut store = self.store(plugin, limits, grants)?;
+        let wait = store.data().operator_wait();
         let started = Instant::now();
         let outcome = {
             let run = async {
                 let command = command_pre.instantiate_async(&mut store).await?;
                 command.wasi_cli_run().call_run(&mut store).await
             };
-            tokio::time::timeout(limits.timeout + HOST_WAIT_GRACE, run).await
+            with_deadline(limits.timeout + HOST_WAIT_GRACE, &wait, run).await
         };
         let duration = started.elapsed();
         let fuel_consumed = fuel_used(&store, limits);
@@ -483,6 +508,28 @@ impl Runtime {
             fuel_consumed,
             duration,
         })
+    }
+}
+
+/// Runs `fut` until it finishes or `limit` has passed, not counting time spent waiting for the
+/// operator; `Err(())` when the limit passed.
+async fn with_deadline<F: Future>(
+    limit: Duration,
+    wait: &ward_link::OperatorWait,
+    fut: F,
+) -> Result<F::Output, ()> {
+    let started = tokio::time::Instant::now();
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        let deadline = started + limit + wait.total();
+        tokio::select! {
+            out = &mut fut => return Ok(out),
+            () = tokio::time::sleep_until(deadline) => {
+                if started + limit + wait.total() <= tokio::time::Instant::now() {
+                    return Err(());
+                }
+            }
+        }
     }
 }
 
@@ -527,6 +574,10 @@ fn classify(
     limits: &Limits,
     redactor: &ward_redact::Redactor,
 ) -> CallError {
+    // Only the host puts this payload in an error: the guest cannot forge it.
+    if let Some(pending) = err.downcast_ref::<ConfirmPending>() {
+        return CallError::ConfirmPending(pending.clone());
+    }
     if let Some(trap) = err.downcast_ref::<Trap>() {
         match trap {
             Trap::Interrupt => return LimitExceeded::of(Limit::Time, limits).into(),
