@@ -265,15 +265,19 @@ pub(crate) struct PackArgs {
 pub(crate) struct InstallArgs {
     /// A signed component: a path, or an https:// URL
     pub(crate) source: String,
-    /// Accept without asking, but only capabilities pre-approved in policy.toml
+    /// Accept without asking, but only capabilities pre-approved in policy.toml; an upgrade
+    /// asking for more authority also needs its phrase (--confirm)
     #[arg(long)]
     pub(crate) yes: bool,
     /// Allow installing a version lower than the highest ever installed
     #[arg(long)]
     pub(crate) allow_downgrade: bool,
-    /// The typed confirmation a downgrade asks for, when not on a terminal
+    /// A phrase typed ahead, exactly as ward shows it: 'grant NAME VERSION' for an upgrade or
+    /// reinstall asking for more authority (a new host, secret, writable path or variable value,
+    /// a higher limit...), 'downgrade NAME to VERSION' for a downgrade. Needed when not on a
+    /// terminal or with --yes; pre-approval in policy.toml never replaces it (repeatable)
     #[arg(long, value_name = "PHRASE")]
-    pub(crate) confirm: Option<String>,
+    pub(crate) confirm: Vec<String>,
     /// The value of an environment variable the manifest declares (repeatable)
     #[arg(long = "env", value_name = "NAME=VALUE")]
     pub(crate) env: Vec<String>,

@@ -76,6 +76,18 @@ fn ask(question: &str) -> anyhow::Result<Option<String>> {
     Ok(Some(line.trim().to_owned()))
 }
 
+/// Whether the operator typed `phrase` exactly: as one of the `--confirm` values when any was
+/// given, otherwise on the terminal when `may_ask`. Not on a terminal, nothing was typed.
+pub(crate) fn typed_phrase(given: &[String], phrase: &str, may_ask: bool) -> anyhow::Result<bool> {
+    if !given.is_empty() {
+        return Ok(given.iter().any(|g| g == phrase));
+    }
+    if !may_ask {
+        return Ok(false);
+    }
+    Ok(ask(&format!("type '{phrase}' to confirm: "))?.as_deref() == Some(phrase))
+}
+
 pub(crate) fn pack(args: PackArgs) -> Result<(), Failure> {
     let component = ward_load::read_file(&args.path, ward_policy::MAX_COMPONENT_BYTES)
         .map_err(Failure::usage)?;
@@ -118,9 +130,14 @@ fn write_new(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
 pub(crate) enum Consent {
     /// Ask on the terminal, or with `--yes` accept only pre-approved capabilities.
     Ask,
-    /// The operator approved a proposal (its phrase checked when it escalates): that is the
-    /// consent; every other check of the install path still applies.
-    ApprovedProposal,
+    /// The operator approved a proposal: that is the consent; every other check of the install
+    /// path still applies. `phrase_typed`: the operator typed the proposal's approval phrase (it
+    /// escalated). When not, an escalation found here (the operator's `--dir` or `--env` widening
+    /// the installed version's grants) still needs the phrase.
+    ApprovedProposal {
+        /// Whether the approval phrase was typed.
+        phrase_typed: bool,
+    },
 }
 
 /// What an install committed.
@@ -299,14 +316,7 @@ pub(crate) fn install_bytes(
             .context("the store holds an invalid version")?;
         if manifest.version < highest {
             let phrase = format!("downgrade {name} to {}", manifest.version);
-            let confirmed = args.allow_downgrade
-                && match &args.confirm {
-                    Some(text) => *text == phrase,
-                    None => {
-                        ask(&format!("type '{phrase}' to confirm: "))?.as_deref()
-                            == Some(phrase.as_str())
-                    }
-                };
+            let confirmed = args.allow_downgrade && typed_phrase(&args.confirm, &phrase, true)?;
             if !confirmed {
                 deny(&mut store, Some(&name), Some(digest), "downgrade");
                 return Err(Failure::plugin(anyhow!(
@@ -363,44 +373,71 @@ pub(crate) fn install_bytes(
     for warning in &warnings {
         screen.push_str(&format!("  note: {warning}\n"));
     }
-    let mut escalates = false;
+    // What the upgrade (or reinstall) adds: the signed manifest's escalations, and the
+    // operator's own values widening the installed version's grants.
+    let mut escalations: Vec<String> = Vec::new();
     if let (Some(old), Some(detail)) = (&previous_manifest, &previous) {
         let diff = ward_manifest::diff(old, &manifest);
-        escalates = diff.is_escalation();
+        let widened = widened_grants(&manifest, old, &grant_entries, &detail.current.grants);
+        escalations.extend(
+            diff.changes
+                .iter()
+                .filter(|c| c.escalation)
+                .map(|c| c.text.clone()),
+        );
+        escalations.extend(widened.iter().cloned());
         screen.push_str(&format!("  changes since {}:\n", detail.current.version));
-        if diff.is_empty() {
+        if diff.is_empty() && widened.is_empty() {
             screen.push_str("    (none)\n");
         }
         for line in diff.lines() {
             screen.push_str(&format!("    {line}\n"));
         }
+        for line in &widened {
+            screen.push_str(&format!("    + {line}\n"));
+        }
     }
     eprint!("{screen}");
     let kinds = manifest.capability_kinds();
-    let accepted = if consent == Consent::ApprovedProposal {
+    // More authority than the installed version had is granted only by typing the exact
+    // phrase (on the terminal, or ahead with --confirm); pre-approval never lifts it.
+    if !escalations.is_empty() && consent != (Consent::ApprovedProposal { phrase_typed: true }) {
+        if args.yes {
+            let missing = policy.not_preapproved(&name, &kinds);
+            if !missing.is_empty() {
+                deny(&mut store, Some(&name), Some(digest), "not-preapproved");
+                return Err(not_preapproved(home, &name, &missing));
+            }
+        }
+        let phrase = ward_propose::approval_phrase(&name, &manifest.version.to_string());
+        let on_terminal = std::io::stdin().is_terminal();
+        if args.confirm.is_empty() && !args.yes && on_terminal {
+            eprintln!("this asks for more authority than {name} has now:");
+            for line in &escalations {
+                eprintln!("  + {line}");
+            }
+        }
+        if !typed_phrase(&args.confirm, &phrase, !args.yes)? {
+            deny(&mut store, Some(&name), Some(digest), "phrase-missing");
+            return Err(Failure::plugin(anyhow!(
+                "refusing to install {name} {}: it asks for more authority than the installed version ({}); type the exact phrase '{phrase}' on a terminal, or pass --confirm '{phrase}' (pre-approval in policy.toml does not cover more authority)",
+                manifest.version,
+                escalations.join("; ")
+            )));
+        }
+    }
+    let accepted = if matches!(consent, Consent::ApprovedProposal { .. }) || !escalations.is_empty()
+    {
         true
     } else if args.yes {
         let missing = policy.not_preapproved(&name, &kinds);
         if !missing.is_empty() {
             deny(&mut store, Some(&name), Some(digest), "not-preapproved");
-            let list = missing
-                .iter()
-                .map(|c| json!(c).as_str().unwrap_or("?").to_owned())
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(Failure::plugin(anyhow!(
-                "refusing {name}: --yes accepts only capabilities pre-approved in {} and these are not: {list}",
-                home.policy_file().display()
-            )));
+            return Err(not_preapproved(home, &name, &missing));
         }
         true
     } else {
-        let question = if escalates {
-            "This upgrade asks for more authority. Install? [y/N] "
-        } else {
-            "Install? [y/N] "
-        };
-        match ask(question)? {
+        match ask("Install? [y/N] ")? {
             Some(answer) => matches!(answer.as_str(), "y" | "Y" | "yes"),
             None => {
                 return Err(Failure::usage(anyhow!(
@@ -452,6 +489,76 @@ pub(crate) fn install_bytes(
         digest,
         previous: previous.map(|p| p.current.version),
     })
+}
+
+/// The refusal of `--yes` for capabilities `policy.toml` does not pre-approve.
+fn not_preapproved(home: &Home, name: &str, missing: &[Capability]) -> Failure {
+    let list = missing
+        .iter()
+        .map(|c| json!(c).as_str().unwrap_or("?").to_owned())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Failure::plugin(anyhow!(
+        "refusing {name}: --yes accepts only capabilities pre-approved in {} and these are not: {list}",
+        home.policy_file().display()
+    ))
+}
+
+/// What the operator's own values at install add to the installed version's grants (`old`):
+/// a directory they choose (`$OPERATOR`) granted read-write at a host path that was not
+/// writable before, and an environment variable the old manifest declared set to another
+/// value. One line each, naming paths and variable names, never values. What the signed
+/// manifests already say (a new fixed path, a newly declared variable) is the manifest diff's.
+/// Unreadable old grants count as none: everything is new.
+fn widened_grants(
+    manifest: &Manifest,
+    old_manifest: &Manifest,
+    new: &[serde_json::Value],
+    old: &serde_json::Value,
+) -> Vec<String> {
+    let old: &[serde_json::Value] = old.as_array().map_or(&[], Vec::as_slice);
+    let mut lines = Vec::new();
+    for entry in new {
+        match entry["kind"].as_str() {
+            Some("files") if entry["writable"] == true => {
+                let (Some(guest), Some(host)) = (entry["guest"].as_str(), entry["host"].as_str())
+                else {
+                    continue;
+                };
+                let chosen = manifest
+                    .capabilities
+                    .files
+                    .iter()
+                    .any(|r| r.guest == guest && r.host == ward_manifest::HostDir::Operator);
+                let was_writable = old.iter().any(|o| {
+                    o["kind"] == "files" && o["writable"] == true && o["host"] == entry["host"]
+                });
+                if chosen && !was_writable {
+                    lines.push(format!(
+                        "read and write files in {host} (given with --dir), seen by the plugin as {guest}"
+                    ));
+                }
+            }
+            Some("env") => {
+                let Some(var) = entry["name"].as_str() else {
+                    continue;
+                };
+                if !old_manifest.capabilities.env.iter().any(|e| e == var) {
+                    continue;
+                }
+                let same = old.iter().any(|o| {
+                    o["kind"] == "env" && o["name"] == entry["name"] && o["value"] == entry["value"]
+                });
+                if !same {
+                    lines.push(format!(
+                        "read environment variable {var} with a new value (given with --env)"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    lines
 }
 
 /// Tells the operator which of the secrets the plugin declares are not set yet (names only):
@@ -584,10 +691,14 @@ pub(crate) fn run_installed(home: &Home, args: RunInstalledArgs) -> Result<(), F
         digest,
         limits,
         component: bytes,
-        grants,
+        mut grants,
         paper,
+        confirm,
         ..
     } = prepared;
+    if confirm {
+        grants.confirm = Some(crate::confirm_tty::hook(&args.name, &args.call.command));
+    }
     let runtime = run::runtime(home)?;
 
     let command = args.call.command.clone();

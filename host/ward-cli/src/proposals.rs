@@ -362,7 +362,8 @@ fn approve(home: &Home, policy: &OperatorPolicy, args: ApproveArgs) -> Result<()
     let installed =
         ward_propose::installed(&store, &p.plugin).map_err(|e| Failure::plugin(anyhow!(e)))?;
     eprint!("{}", render(&p));
-    if ward_propose::escalates(&manifest, installed.as_ref().map(|i| &i.manifest)) {
+    let escalates = ward_propose::escalates(&manifest, installed.as_ref().map(|i| &i.manifest));
+    if escalates {
         let phrase = ward_propose::approval_phrase(&p.plugin, &p.version);
         if !confirmed(args.confirm.as_deref(), &phrase)? {
             audit_deny(&mut store, Some(&p.plugin), "phrase-missing", Some(&p.id));
@@ -380,7 +381,7 @@ fn approve(home: &Home, policy: &OperatorPolicy, args: ApproveArgs) -> Result<()
         source: format!("proposal {}", p.id),
         yes: false,
         allow_downgrade: false,
-        confirm: None,
+        confirm: args.confirm.iter().cloned().collect(),
         env: args.env.clone(),
         dirs: args.dirs.clone(),
     };
@@ -393,7 +394,9 @@ fn approve(home: &Home, policy: &OperatorPolicy, args: ApproveArgs) -> Result<()
         home,
         &signed,
         &install_args,
-        Consent::ApprovedProposal,
+        Consent::ApprovedProposal {
+            phrase_typed: escalates,
+        },
         &extra,
     )?;
     let mut store = open_store(home, policy)?;

@@ -142,7 +142,8 @@ fn install_run_upgrade_with_diff_rollback_uninstall_purge() {
         .stdout("Hello, Ada!\n");
 
     // The upgrade asks for environment variables: the consent screen shows the diff, and --yes
-    // accepts it only because the operator's policy pre-approves `env` for example:*.
+    // accepts it only because the operator's policy pre-approves `env` for example:* and the
+    // operator typed the phrase ahead.
     std::fs::write(
         env.home().join("policy.toml"),
         "[[preapprove]]\nplugin = \"example:*\"\ncapabilities = [\"env\"]\n",
@@ -154,7 +155,15 @@ fn install_run_upgrade_with_diff_rollback_uninstall_purge() {
         "v2.wasm",
     );
     env.ward()
-        .args(["install", v2.to_str().unwrap(), "--yes", "--env", "LANG=C"])
+        .args([
+            "install",
+            v2.to_str().unwrap(),
+            "--yes",
+            "--env",
+            "LANG=C",
+            "--confirm",
+            "grant example:hello 1.1.0",
+        ])
         .assert()
         .success()
         .stderr(
@@ -924,4 +933,452 @@ fn installed_plugin_reaches_only_its_granted_host() {
     let refused = run_json(&env, &["example:hostile", "http-get"]);
     assert!(refused.get("err").is_some(), "{refused}");
     assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+// Phrase-gated upgrades (issue 6, item 4): more authority than the installed version had is
+// granted only by typing the exact phrase `grant NAME VERSION`, on a terminal or ahead with
+// `--confirm`; pre-approval in policy.toml never lifts it on its own.
+
+/// Every kind policy.toml can pre-approve: a refusal below is the phrase's alone.
+const PREAPPROVE_ALL: &str = "[[preapprove]]\nplugin = \"example:*\"\ncapabilities = \
+    [\"http\", \"read-paths\", \"writable-paths\", \"secrets\", \"env\", \"kv\", \"confirm\"]\n";
+
+impl Env {
+    fn preapprove_all(&self) {
+        std::fs::write(self.home().join("policy.toml"), PREAPPROVE_ALL).unwrap();
+    }
+
+    /// `ward install PATH ARGS...`.
+    fn install_with(&self, path: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
+        let mut all = vec!["install", path.to_str().unwrap()];
+        all.extend_from_slice(args);
+        self.ward().args(&all).assert()
+    }
+
+    /// The reasons of the audit log's denials, oldest first.
+    fn denials(&self) -> Vec<String> {
+        let out = self.ward().args(["audit", "--json"]).output().unwrap();
+        serde_json::from_slice::<Value>(&out.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["action"] == "deny")
+            .map(|r| {
+                r["detail"]["reason"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    /// `ward inspect NAME --json`.
+    fn inspect(&self, name: &str) -> Value {
+        let out = self
+            .ward()
+            .args(["inspect", name, "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+/// Installs hello 1.0.0 with `v1` in its manifest, then hello 1.1.0 with `v2`, which asks for
+/// more: with --yes alone it is refused (audited as `phrase-missing`, the refusal naming `line`,
+/// the phrase and the flag; 1.0.0 still current and running, nothing new kept); with a wrong
+/// phrase it is refused; with the exact phrase it is installed.
+fn upgrade_needs_the_phrase(env: &Env, v1: &str, v2: &str, line: &str) {
+    env.preapprove_all();
+    let old = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("1.0.0", v1),
+        "v1.wasm",
+    );
+    let new = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("1.1.0", v2),
+        "v2.wasm",
+    );
+    env.install(&old).success();
+
+    env.install(&new)
+        .code(1)
+        .stderr(predicate::str::contains(line))
+        .stderr(predicate::str::contains(
+            "type the exact phrase 'grant example:hello 1.1.0' on a terminal, or pass --confirm 'grant example:hello 1.1.0'",
+        ));
+    assert_eq!(env.denials(), ["phrase-missing"]);
+    assert_eq!(env.version_of("example:hello").as_deref(), Some("1.0.0"));
+    assert_eq!(
+        env.inspect("example:hello")["versions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    env.ward()
+        .args(["run", "example:hello", "greet", "name=v1"])
+        .assert()
+        .success()
+        .stdout("Hello, v1!\n");
+
+    for wrong in [
+        "yes",
+        "grant example:hello",
+        "grant example:hello 1.0.0",
+        "Grant example:hello 1.1.0",
+        "grant example:hello 1.1.0 ",
+        "downgrade example:hello to 1.1.0",
+    ] {
+        env.install_with(&new, &["--yes", "--confirm", wrong])
+            .code(1)
+            .stderr(predicate::str::contains(
+                "--confirm 'grant example:hello 1.1.0'",
+            ));
+    }
+    assert_eq!(env.version_of("example:hello").as_deref(), Some("1.0.0"));
+
+    env.install_with(&new, &["--yes", "--confirm", "grant example:hello 1.1.0"])
+        .success()
+        .stderr(predicate::str::contains(format!("+ {line}")))
+        .stderr(predicate::str::contains("upgrade example:hello 1.1.0"));
+    assert_eq!(env.version_of("example:hello").as_deref(), Some("1.1.0"));
+    assert_eq!(env.denials().len(), 7);
+    env.audit_verifies();
+}
+
+#[test]
+fn escalating_upgrade_with_yes_and_preapproval_alone_is_refused() {
+    let env = Env::new();
+    upgrade_needs_the_phrase(
+        &env,
+        "",
+        "[capabilities]\nnetwork = [{ url = \"https://api.example.com\" }]\n",
+        "send HTTPS requests to api.example.com",
+    );
+}
+
+#[test]
+fn upgrade_adding_a_secret_needs_the_phrase() {
+    let env = Env::new();
+    let network = "[capabilities]\nnetwork = [{ url = \"https://api.example.com\" }]\n";
+    upgrade_needs_the_phrase(
+        &env,
+        network,
+        &format!(
+            "{network}secrets = [{{ name = \"API_TOKEN\", hosts = [\"https://api.example.com\"], header = \"Authorization\" }}]\n"
+        ),
+        "use secret API_TOKEN",
+    );
+}
+
+#[test]
+fn upgrade_making_a_path_writable_needs_the_phrase() {
+    let env = Env::new();
+    let data = env.root.join("data");
+    std::fs::create_dir(&data).unwrap();
+    let files = |mode: &str| {
+        format!(
+            "[capabilities]\nfiles = [{{ host = \"{}\", guest = \"/data\", mode = \"{mode}\" }}]\n",
+            data.display()
+        )
+    };
+    upgrade_needs_the_phrase(
+        &env,
+        &files("ro"),
+        &files("rw"),
+        &format!(
+            "write files in {}, seen by the plugin as /data (was read-only)",
+            data.display()
+        ),
+    );
+}
+
+#[test]
+fn upgrade_raising_a_limit_needs_the_phrase() {
+    let env = Env::new();
+    upgrade_needs_the_phrase(
+        &env,
+        "[limits]\ntimeout = \"1s\"\n",
+        "[limits]\ntimeout = \"10s\"\n",
+        "timeout limit raised from 1s to 10s",
+    );
+}
+
+#[test]
+fn escalating_upgrade_with_the_exact_phrase_is_installed_without_yes() {
+    // Off a terminal, the phrase typed ahead is the consent: no --yes needed.
+    let env = Env::new();
+    let v1 = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("1.0.0", ""),
+        "v1.wasm",
+    );
+    let v2 = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("1.1.0", "[limits]\nmemory = \"128MiB\"\n"),
+        "v2.wasm",
+    );
+    env.install(&v1).success();
+    env.install_with(&v2, &[])
+        .code(1)
+        .stderr(predicate::str::contains(
+            "--confirm 'grant example:hello 1.1.0'",
+        ));
+    env.install_with(&v2, &["--confirm", "grant example:hello 1.1.0"])
+        .success()
+        .stderr(predicate::str::contains(
+            "+ memory limit raised from 64 MiB to 128 MiB",
+        ));
+    assert_eq!(env.version_of("example:hello").as_deref(), Some("1.1.0"));
+    assert_eq!(env.denials(), ["phrase-missing"]);
+}
+
+#[test]
+fn non_escalating_upgrade_with_yes_needs_no_phrase() {
+    let env = Env::new();
+    env.preapprove_all();
+    let v1 = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest(
+            "1.0.0",
+            "[capabilities]\nnetwork = [{ url = \"https://api.example.com\" }]\n[limits]\ntimeout = \"10s\"\n",
+        ),
+        "v1.wasm",
+    );
+    // Less authority: no host, a lower limit.
+    let v2 = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("1.1.0", "[limits]\ntimeout = \"2s\"\n"),
+        "v2.wasm",
+    );
+    // The same authority again.
+    let v3 = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("1.2.0", "[limits]\ntimeout = \"2s\"\n"),
+        "v3.wasm",
+    );
+    env.install(&v1).success();
+    env.install(&v2)
+        .success()
+        .stderr(predicate::str::contains(
+            "- send HTTPS requests to api.example.com",
+        ))
+        .stderr(predicate::str::contains("grant example:hello").not());
+    env.install(&v3)
+        .success()
+        .stderr(predicate::str::contains("(none)"));
+    assert_eq!(env.version_of("example:hello").as_deref(), Some("1.2.0"));
+    assert!(env.denials().is_empty());
+}
+
+fn notes_manifest_v(version: &str) -> String {
+    format!(
+        "name = \"example:notes\"\nversion = \"{version}\"\ndescription = \"notes\"\n[capabilities]\n\
+         files = [{{ host = \"$OPERATOR\", guest = \"/notes\", mode = \"rw\" }}]\n\
+         keyvalue = {{ quota = \"64KiB\" }}\n"
+    )
+}
+
+#[test]
+fn upgrade_pointing_a_writable_dir_elsewhere_needs_the_phrase() {
+    let env = Env::new();
+    env.preapprove_all();
+    let first = env.root.join("first");
+    let elsewhere = env.root.join("elsewhere");
+    std::fs::create_dir(&first).unwrap();
+    std::fs::create_dir(&elsewhere).unwrap();
+    let dir = |d: &Path| format!("/notes={}", d.display());
+    let host = |env: &Env| {
+        env.inspect("example:notes")["current"]["grants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["kind"] == "files")
+            .unwrap()["host"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let v1 = env.signed(ward_fixtures::NOTES, &notes_manifest_v("1.0.0"), "n1.wasm");
+    env.install_with(&v1, &["--yes", "--dir", &dir(&first)])
+        .success();
+
+    // An upgrade keeping the directory it had needs no phrase.
+    let v2 = env.signed(ward_fixtures::NOTES, &notes_manifest_v("1.1.0"), "n2.wasm");
+    env.install_with(&v2, &["--yes", "--dir", &dir(&first)])
+        .success();
+    assert_eq!(env.version_of("example:notes").as_deref(), Some("1.1.0"));
+
+    // The same manifest again, so the signed diff has nothing to say; but the operator's new
+    // writable host directory is more authority, and needs the phrase of that version.
+    let v3 = env.signed(ward_fixtures::NOTES, &notes_manifest_v("1.2.0"), "n3.wasm");
+    env.install_with(&v3, &["--yes", "--dir", &dir(&elsewhere)])
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "read and write files in {} (given with --dir), seen by the plugin as /notes",
+            elsewhere.canonicalize().unwrap().display()
+        )))
+        .stderr(predicate::str::contains(
+            "--confirm 'grant example:notes 1.2.0'",
+        ));
+    assert_eq!(env.denials(), ["phrase-missing"]);
+    assert_eq!(env.version_of("example:notes").as_deref(), Some("1.1.0"));
+    assert_eq!(host(&env), first.canonicalize().unwrap().to_str().unwrap());
+    env.install_with(
+        &v3,
+        &[
+            "--yes",
+            "--dir",
+            &dir(&elsewhere),
+            "--confirm",
+            "grant example:notes 1.2.0",
+        ],
+    )
+    .success();
+    assert_eq!(env.version_of("example:notes").as_deref(), Some("1.2.0"));
+    assert_eq!(
+        host(&env),
+        elsewhere.canonicalize().unwrap().to_str().unwrap()
+    );
+    env.audit_verifies();
+}
+
+#[test]
+fn upgrade_changing_an_env_value_needs_the_phrase_and_never_shows_the_value() {
+    let env = Env::new();
+    env.preapprove_all();
+    let manifest = |v: &str| hello_manifest(v, "[capabilities]\nenv = [\"LANG\"]\n");
+    let v1 = env.signed(ward_fixtures::HELLO, &manifest("1.0.0"), "v1.wasm");
+    let v2 = env.signed(ward_fixtures::HELLO, &manifest("1.1.0"), "v2.wasm");
+    let v3 = env.signed(ward_fixtures::HELLO, &manifest("1.2.0"), "v3.wasm");
+    env.install_with(&v1, &["--yes", "--env", "LANG=C"])
+        .success();
+    // The same value: nothing new.
+    env.install_with(&v2, &["--yes", "--env", "LANG=C"])
+        .success();
+    let value = "LANG=hunter2-operator-value";
+    let refused = env
+        .ward()
+        .args(["install", v3.to_str().unwrap(), "--yes", "--env", value])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("read environment variable LANG with a new value (given with --env)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert_eq!(env.version_of("example:hello").as_deref(), Some("1.1.0"));
+    let audit = env.ward().args(["audit", "--json"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&audit.stdout).contains("hunter2"));
+    assert_eq!(env.denials(), ["phrase-missing"]);
+    env.install_with(
+        &v3,
+        &[
+            "--yes",
+            "--env",
+            value,
+            "--confirm",
+            "grant example:hello 1.2.0",
+        ],
+    )
+    .success();
+    assert_eq!(env.version_of("example:hello").as_deref(), Some("1.2.0"));
+}
+
+#[test]
+fn escalating_downgrade_needs_both_phrases() {
+    let env = Env::new();
+    env.preapprove_all();
+    let v2 = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("2.0.0", ""),
+        "v2.wasm",
+    );
+    let v1 = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest(
+            "1.0.0",
+            "[capabilities]\nnetwork = [{ url = \"https://api.example.com\" }]\n",
+        ),
+        "v1.wasm",
+    );
+    env.install(&v2).success();
+    // The downgrade's phrase alone does not grant the host.
+    env.install_with(
+        &v1,
+        &[
+            "--yes",
+            "--allow-downgrade",
+            "--confirm",
+            "downgrade example:hello to 1.0.0",
+        ],
+    )
+    .code(1)
+    .stderr(predicate::str::contains(
+        "--confirm 'grant example:hello 1.0.0'",
+    ));
+    // Nor the grant's phrase the downgrade.
+    env.install_with(
+        &v1,
+        &[
+            "--yes",
+            "--allow-downgrade",
+            "--confirm",
+            "grant example:hello 1.0.0",
+        ],
+    )
+    .code(1)
+    .stderr(predicate::str::contains(
+        "a downgrade needs --allow-downgrade",
+    ));
+    assert_eq!(env.version_of("example:hello").as_deref(), Some("2.0.0"));
+    assert_eq!(env.denials(), ["phrase-missing", "downgrade"]);
+    env.install_with(
+        &v1,
+        &[
+            "--yes",
+            "--allow-downgrade",
+            "--confirm",
+            "downgrade example:hello to 1.0.0",
+            "--confirm",
+            "grant example:hello 1.0.0",
+        ],
+    )
+    .success();
+    assert_eq!(env.version_of("example:hello").as_deref(), Some("1.0.0"));
+}
+
+#[test]
+fn first_install_keeps_yes_with_preapproval() {
+    // The phrase is for widening an existing grant: a first install asking for a host, a secret
+    // and a writable directory is accepted by --yes when policy.toml pre-approves those kinds.
+    let env = Env::new();
+    env.preapprove_all();
+    let data = env.root.join("data");
+    std::fs::create_dir(&data).unwrap();
+    let signed = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest(
+            "1.0.0",
+            &format!(
+                "[capabilities]\nnetwork = [{{ url = \"https://api.example.com\" }}]\n\
+                 files = [{{ host = \"{}\", guest = \"/data\", mode = \"rw\" }}]\n\
+                 secrets = [{{ name = \"API_TOKEN\", hosts = [\"https://api.example.com\"], header = \"Authorization\" }}]\n",
+                data.display()
+            ),
+        ),
+        "v1.wasm",
+    );
+    env.install(&signed)
+        .success()
+        .stderr(predicate::str::contains("grant example:hello").not());
 }
