@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::audit::{AuditAction, AuditEvent};
 use crate::names::{MAX_TEXT_BYTES, check_ident, check_text};
 use crate::time::{format_unix, now_unix};
-use crate::{Store, StoreError, finish};
+use crate::{AuditAnchor, Store, StoreError, finish};
 
 /// Prefix of every agent token, so that secret scanners recognise one.
 pub const TOKEN_PREFIX: &str = "wk_";
@@ -465,6 +465,22 @@ impl Store {
         events: &[AuditEvent],
         usage: &[UsageDelta],
     ) -> Result<(), StoreError> {
+        let anchor = self.record_requests_unanchored(events, usage)?;
+        if let Some(anchor) = anchor {
+            self.head_writer()?.advance(&anchor)?;
+        }
+        Ok(())
+    }
+
+    /// Like [`Store::record_requests`], durable on return, but leaves `audit.head` where it is and
+    /// returns the new last row instead: a writer committing many small transactions advances the
+    /// head with a [`HeadWriter`] off its critical path. Until then the new rows are *unanchored*:
+    /// verified through the chain, and anchored by the next open of the store if nobody else does.
+    pub fn record_requests_unanchored(
+        &mut self,
+        events: &[AuditEvent],
+        usage: &[UsageDelta],
+    ) -> Result<Option<AuditAnchor>, StoreError> {
         self.check_audit_ok()?;
         for ev in events {
             crate::check_event(ev)?;
@@ -488,7 +504,11 @@ impl Store {
                 ])?;
             }
         }
-        finish(tx, &self.actor, self.fail_point, &self.home_dir, events)
+        let head = crate::audit::append_in_tx(&tx, &self.actor, events)?;
+        crate::failpoint::hit(self.fail_point, "before-commit")?;
+        tx.commit()?;
+        crate::failpoint::hit(self.fail_point, "after-commit")?;
+        Ok(head.map(|(seq, hash)| AuditAnchor { seq, hash }))
     }
 
     /// Records a pending confirmation. Audited as `confirm-request`.

@@ -1,6 +1,7 @@
 //! ward's store: everything ward keeps under `WARD_HOME`.
 //!
-//! - an embedded SQLite database (`store.db`, rollback journal, `synchronous=FULL`) holding the plugin
+//! - an embedded SQLite database (`store.db`, write-ahead log, `synchronous=FULL`: one fsync of the
+//!   log per commit) holding the plugin
 //!   registry with its kept versions, grants bound to digests, the trust store, plugin-private data
 //!   and the hash-chained audit log;
 //! - content-addressed blobs (`blobs/<sha256 hex>`), verified on every read;
@@ -223,7 +224,13 @@ impl Store {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
-        conn.pragma_update(None, "journal_mode", "DELETE")?;
+        // Write-ahead log: a commit appends to `store.db-wal` and syncs it once, where a rollback
+        // journal syncs the journal, the database and the directory. With `synchronous=FULL` a
+        // commit is durable when it returns, in both modes.
+        // On a file system without shared memory SQLite keeps its previous journal mode, which is
+        // as durable, only slower.
+        let _mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "trusted_schema", "OFF")?;
@@ -591,6 +598,42 @@ pub(crate) fn finish(
         advance_head(home_dir, seq, hash)?;
     }
     failpoint::hit(fp, "after-head")
+}
+
+/// The last row of a commit, for advancing `audit.head` later (see
+/// [`Store::record_requests_unanchored`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditAnchor {
+    /// Sequence number of the row.
+    pub seq: u64,
+    /// Its hash.
+    pub hash: String,
+}
+
+/// Advances `audit.head`, from any thread: it holds its own handle on `WARD_HOME`.
+#[derive(Debug)]
+pub struct HeadWriter {
+    home_dir: Dir,
+}
+
+impl HeadWriter {
+    /// Points `audit.head` at `anchor` (temp file, fsync, rename, directory fsync), unless it
+    /// already records a later row or is unreadable (evidence is never overwritten).
+    pub fn advance(&self, anchor: &AuditAnchor) -> Result<(), StoreError> {
+        advance_head(&self.home_dir, anchor.seq, anchor.hash.clone())
+    }
+}
+
+impl Store {
+    /// A [`HeadWriter`] for this store's home.
+    pub fn head_writer(&self) -> Result<HeadWriter, StoreError> {
+        Ok(HeadWriter {
+            home_dir: self
+                .home_dir
+                .try_clone()
+                .map_err(|e| io_at(&self.home, e))?,
+        })
+    }
 }
 
 /// Advances `audit.head` to (`seq`, `hash`) unless it already records a later row (another process)

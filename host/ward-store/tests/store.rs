@@ -1369,6 +1369,48 @@ mod agent {
         assert_eq!(store.usage("token:tk_1", &day).unwrap().calls, 3);
     }
 
+    #[test]
+    fn unanchored_rows_are_durable_and_anchored_later() {
+        let h = home();
+        let mut store = Store::open(&h.path).unwrap();
+        let ev = AuditEvent::new(AuditAction::Run);
+        let first = store
+            .record_requests_unanchored(&[ev.clone()], &[])
+            .unwrap()
+            .unwrap();
+        let last = store
+            .record_requests_unanchored(&[ev.clone(), ev.clone()], &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(last.seq, first.seq + 2);
+        // The head has not moved: the rows are chained but not anchored yet.
+        let report = store.audit_verify().unwrap();
+        assert_eq!((report.rows, report.unanchored), (3, 3));
+        assert_eq!(report.last_hash, last.hash);
+        // An older anchor never moves the head back.
+        let writer = store.head_writer().unwrap();
+        writer.advance(&last).unwrap();
+        writer.advance(&first).unwrap();
+        let report = store.audit_verify().unwrap();
+        assert_eq!((report.head_seq, report.unanchored), (last.seq, 0));
+        // Rows a crashed writer left unanchored are anchored by the next open.
+        store.record_requests_unanchored(&[ev], &[]).unwrap();
+        drop(store);
+        let report = Store::open(&h.path).unwrap().audit_verify().unwrap();
+        assert_eq!((report.rows, report.unanchored), (4, 0));
+    }
+
+    #[test]
+    fn commits_go_through_the_write_ahead_log() {
+        let h = home();
+        drop(Store::open(&h.path).unwrap());
+        let c = rusqlite::Connection::open(h.path.join("store.db")).unwrap();
+        let mode: String = c
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
     fn pending(store: &mut Store, hash: &str, ttl: u64) -> ward_store::Confirmation {
         store
             .confirmation_create(&NewConfirmation {
