@@ -3,6 +3,7 @@
 mod admin;
 mod agents;
 mod cli;
+mod confirm_tty;
 mod describe;
 mod fetch;
 mod install;
