@@ -722,3 +722,70 @@ fn source_diff_against_the_last_approved_proposal() {
     );
     assert_eq!(doc["report"]["installed"]["version"], "0.1.0");
 }
+
+#[test]
+fn approved_proposal_pointing_a_writable_dir_elsewhere_needs_the_phrase() {
+    // The proposal's manifest asks for nothing more than the installed version's, so approval
+    // asks no phrase for it; but the operator's --dir giving the plugin another writable host
+    // directory is more authority, and needs the phrase all the same (issue 6, item 4).
+    let env = Env::new();
+    let first = env.root.join("first");
+    let elsewhere = env.root.join("elsewhere");
+    std::fs::create_dir(&first).unwrap();
+    std::fs::create_dir(&elsewhere).unwrap();
+    let manifest = |v: &str| {
+        format!(
+            "name = \"local:files\"\nversion = \"{v}\"\ndescription = \"x\"\n[capabilities]\n\
+             files = [{{ host = \"$OPERATOR\", guest = \"/work\", mode = \"rw\" }}]\n"
+        )
+    };
+    let dir = |d: &Path| format!("/work={}", d.display());
+    let v1 = env.pack(ward_fixtures::HELLO, &manifest("0.1.0"), "files1");
+    let (id1, _) = env.propose(&v1, None);
+    let out = env.approve(
+        &id1,
+        &[
+            "--live",
+            "--dir",
+            &dir(&first),
+            "--confirm",
+            "grant local:files 0.1.0",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let v2 = env.pack(ward_fixtures::HELLO, &manifest("0.2.0"), "files2");
+    let (id2, report) = env.propose(&v2, None);
+    assert_eq!(report["escalates"], false);
+    let out = env.approve(&id2, &["--live", "--dir", &dir(&elsewhere)]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--confirm 'grant local:files 0.2.0'"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        env.installed_version("local:files").as_deref(),
+        Some("0.1.0")
+    );
+    assert!(
+        env.audit()
+            .iter()
+            .any(|r| r["action"] == "deny" && r["detail"]["reason"] == "phrase-missing")
+    );
+    let out = env.approve(
+        &id2,
+        &[
+            "--live",
+            "--dir",
+            &dir(&elsewhere),
+            "--confirm",
+            "grant local:files 0.2.0",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        env.installed_version("local:files").as_deref(),
+        Some("0.2.0")
+    );
+}
