@@ -159,7 +159,8 @@ pub fn escalates(manifest: &Manifest, installed: Option<&Manifest>) -> bool {
     }
 }
 
-/// The phrase the operator types to approve an escalating proposal.
+/// The phrase the operator types to grant more authority to `plugin` at `version`: to approve
+/// an escalating proposal, and for `ward install` of an upgrade that escalates.
 pub fn approval_phrase(plugin: &str, version: &str) -> String {
     format!("grant {plugin} {version}")
 }
