@@ -96,7 +96,9 @@ async fn discard(titles: &[&str], limits: &Limits, grants: &Grants) -> Result<Va
 async fn approved_ask_tells_the_guest_true_and_the_hook_sees_the_prompt() {
     let hook = scripted(ConfirmAnswer::Approved);
     let (grants, kv) = grants(&["a", "b"], Some(hook.clone()));
-    let result = discard(&["a", "b"], &Limits::default(), &grants).await.unwrap();
+    let result = discard(&["a", "b"], &Limits::default(), &grants)
+        .await
+        .unwrap();
     assert_eq!(result, json!({ "ok": 2 }));
     assert_eq!(
         *hook.asked.lock().unwrap(),
@@ -110,7 +112,10 @@ async fn denied_ask_tells_the_guest_false() {
     let hook = scripted(ConfirmAnswer::Denied);
     let (grants, kv) = grants(&["a"], Some(hook.clone()));
     let result = discard(&["a"], &Limits::default(), &grants).await.unwrap();
-    assert!(result["err"].as_str().unwrap().starts_with("cancelled"), "{result}");
+    assert!(
+        result["err"].as_str().unwrap().starts_with("cancelled"),
+        "{result}"
+    );
     assert_eq!(kv.get("a").unwrap().as_deref(), Some(&b"draft"[..]));
 }
 
@@ -123,7 +128,9 @@ async fn pending_ask_ends_the_call_with_a_typed_outcome_and_nothing_after_it_run
     };
     let hook = scripted(ConfirmAnswer::Pending(pending.clone()));
     let (grants, kv) = grants(&["a"], Some(hook));
-    let err = discard(&["a"], &Limits::default(), &grants).await.unwrap_err();
+    let err = discard(&["a"], &Limits::default(), &grants)
+        .await
+        .unwrap_err();
     match err {
         CallError::ConfirmPending(p) => assert_eq!(p, pending),
         other => panic!("expected a pending confirmation, got {other:?}"),
@@ -136,7 +143,10 @@ async fn ask_without_a_hook_is_false() {
     // `ward dev run`, and any call whose plugin was not granted confirmations.
     let (grants, kv) = grants(&["a"], None);
     let result = discard(&["a"], &Limits::default(), &grants).await.unwrap();
-    assert!(result["err"].as_str().unwrap().starts_with("cancelled"), "{result}");
+    assert!(
+        result["err"].as_str().unwrap().starts_with("cancelled"),
+        "{result}"
+    );
     assert!(kv.get("a").unwrap().is_some());
 }
 
@@ -147,7 +157,10 @@ async fn over_long_prompt_is_denied_without_asking_the_operator() {
     let titles: Vec<&str> = long.iter().map(String::as_str).collect();
     let (grants, kv) = grants(&titles, Some(hook.clone()));
     let result = discard(&titles, &Limits::default(), &grants).await.unwrap();
-    assert!(result["err"].as_str().unwrap().starts_with("cancelled"), "{result}");
+    assert!(
+        result["err"].as_str().unwrap().starts_with("cancelled"),
+        "{result}"
+    );
     assert!(hook.asked.lock().unwrap().is_empty());
     assert_eq!(kv.0.lock().unwrap().len(), 8);
 }
@@ -157,7 +170,9 @@ async fn prompt_reaches_the_hook_sanitized() {
     let hook = scripted(ConfirmAnswer::Denied);
     let title = "a\u{1b}[31m\u{202e}b\nc";
     let (grants, _) = grants(&[], Some(hook.clone()));
-    discard(&[title], &Limits::default(), &grants).await.unwrap();
+    discard(&[title], &Limits::default(), &grants)
+        .await
+        .unwrap();
     assert_eq!(
         *hook.asked.lock().unwrap(),
         ["Delete 1 draft(s): a\u{FFFD}[31m\u{FFFD}b\u{FFFD}c (missing)?"]

@@ -31,7 +31,13 @@ impl Env {
         let pubfile = env.root.join("publisher.pub");
         std::fs::write(&pubfile, env.key.public_key().to_openssh()).unwrap();
         env.ward()
-            .args(["trust", "add", pubfile.to_str().unwrap(), "--scope", "example:*"])
+            .args([
+                "trust",
+                "add",
+                pubfile.to_str().unwrap(),
+                "--scope",
+                "example:*",
+            ])
             .assert()
             .success();
         std::fs::write(
@@ -116,7 +122,9 @@ fn standalone_run_without_a_terminal_denies_the_plugins_ask() {
     let out = out.get_output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("example:drafts discard asked for your confirmation, denied: not on a terminal"),
+        stderr.contains(
+            "example:drafts discard asked for your confirmation, denied: not on a terminal"
+        ),
         "{stderr}"
     );
     let err = result(&out.stdout)["err"].as_str().unwrap().to_owned();

@@ -123,7 +123,10 @@ fn summary(call_line: &str, prompt: &str) -> String {
 
 /// `plugin command(a=1, b="x")`: the call part of a summary.
 pub(crate) fn call_line(plugin: &str, command: &str, args: &Value) -> String {
-    format!("{plugin} {command}({})", crate::api::arg_parts(args).join(", "))
+    format!(
+        "{plugin} {command}({})",
+        crate::api::arg_parts(args).join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -146,7 +149,10 @@ mod tests {
 
     #[test]
     fn asks_are_bound_to_their_prompt() {
-        assert_ne!(prompt_hash("a", "Delete 1 note?"), prompt_hash("a", "Delete 2 notes?"));
+        assert_ne!(
+            prompt_hash("a", "Delete 1 note?"),
+            prompt_hash("a", "Delete 2 notes?")
+        );
         assert_ne!(prompt_hash("a", "x"), prompt_hash("b", "x"));
         assert_eq!(prompt_hash("a", "x"), prompt_hash("a", "x"));
     }

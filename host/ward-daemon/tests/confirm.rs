@@ -170,7 +170,11 @@ async fn mid_run_confirm_pending_then_approved_repeat_runs_and_the_guest_sees_tr
         .filter(|r| r.detail["reason"] == "confirmation-pending")
         .collect();
     assert_eq!(pending.len(), 2);
-    assert!(pending.iter().all(|r| r.detail["confirmation"] == id.as_str()));
+    assert!(
+        pending
+            .iter()
+            .all(|r| r.detail["confirmation"] == id.as_str())
+    );
     let ran = rows
         .iter()
         .find(|r| r.action == "run" && r.detail["confirmation"] == id.as_str())
@@ -352,7 +356,10 @@ async fn mid_run_confirm_without_the_operators_consent_is_false() {
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["ok"], false);
     assert!(
-        b["result"]["err"].as_str().unwrap().starts_with("cancelled"),
+        b["result"]["err"]
+            .as_str()
+            .unwrap()
+            .starts_with("cancelled"),
         "{b}"
     );
     assert_eq!(read(&d, &e, "plan").await, "hello");
