@@ -291,6 +291,11 @@ pub(crate) struct RunInstalledArgs {
     /// The plugin (namespace:name)
     pub(crate) name: String,
 
+    /// Run in this process even when wardd is running (by default `ward run` goes through the
+    /// daemon's operator socket when it answers)
+    #[arg(long)]
+    pub(crate) standalone: bool,
+
     #[command(flatten)]
     pub(crate) call: CallArgs,
 }

@@ -670,6 +670,9 @@ fn list_or_none(items: &[String]) -> String {
 }
 
 pub(crate) fn run_installed(home: &Home, args: RunInstalledArgs) -> Result<(), Failure> {
+    if !args.standalone && crate::via_daemon::run(home, &args)?.is_some() {
+        return Ok(());
+    }
     let policy = OperatorPolicy::load(&home.policy_file())?;
     let mut store = open_store(home, &policy)?;
     let prepared = match ward_exec::prepare(home, &policy, &store, &args.name) {

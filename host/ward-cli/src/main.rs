@@ -13,6 +13,7 @@ mod output;
 mod proposals;
 mod run;
 mod secret;
+mod via_daemon;
 
 use std::process::ExitCode;
 

@@ -177,7 +177,7 @@ fn error_json(err: &CallError) -> Value {
     obj
 }
 
-fn parse_args_json(text: &str) -> Result<Value, Failure> {
+pub(crate) fn parse_args_json(text: &str) -> Result<Value, Failure> {
     let owned;
     let text = if text == "-" {
         let mut buf = String::new();

@@ -19,23 +19,28 @@ struct Home {
 fn home() -> Home {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("ward");
-    let bytes = std::fs::read(ward_fixtures::HELLO).unwrap();
-    let mut store = Store::open(&path).unwrap();
+    install(&path, NAME, ward_fixtures::HELLO);
+    Home { _tmp: tmp, path }
+}
+
+/// Installs the component at `wasm` as `name`, with nothing granted.
+fn install(home: &Path, name: &str, wasm: &str) {
+    let bytes = std::fs::read(wasm).unwrap();
+    let mut store = Store::open(home).unwrap();
     let blob = store.put_blob(&bytes).unwrap();
     store
         .install(&InstallRecord {
-            name: NAME.into(),
+            name: name.into(),
             version: "0.1.0".into(),
             digest: format!("sha256:{}", BlobDigest::of(&bytes)),
             blob,
-            manifest_toml: format!("name = \"{NAME}\"\nversion = \"0.1.0\"\ndescription = \"t\"\n"),
+            manifest_toml: format!("name = \"{name}\"\nversion = \"0.1.0\"\ndescription = \"t\"\n"),
             signers: json!([]),
             grants: json!([]),
             summary: String::new(),
             allow_downgrade: false,
         })
         .unwrap();
-    Home { _tmp: tmp, path }
 }
 
 fn ward(home: &Path) -> Command {
@@ -228,4 +233,167 @@ fn daemon_start_and_status() {
         .status()
         .unwrap();
     assert!(child.wait().unwrap().success());
+}
+
+/// A `ward daemon` child process; stopped with SIGTERM when dropped.
+struct Daemon(std::process::Child);
+
+impl Daemon {
+    fn start(home: &Path) -> Daemon {
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ward"))
+            .args(["daemon", "start"])
+            .env("WARD_HOME", home)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let daemon = Daemon(child);
+        for _ in 0..600 {
+            if ward(home)
+                .args(["daemon", "status"])
+                .output()
+                .unwrap()
+                .status
+                .success()
+            {
+                return daemon;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("ward daemon did not start");
+    }
+
+    fn kill(&mut self, signal: &str) {
+        std::process::Command::new("kill")
+            .args([signal, &self.0.id().to_string()])
+            .status()
+            .unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            self.kill("-TERM");
+        }
+    }
+}
+
+/// The audit rows of runs (allowed or refused), oldest first: (actor, action, outcome).
+fn run_rows(home: &Path) -> Vec<(String, String, String)> {
+    Store::open(home)
+        .unwrap()
+        .audit_list(ward_store::AuditQuery::default())
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == "run" || r.action == "deny")
+        .map(|r| (r.actor, r.action, r.outcome))
+        .collect()
+}
+
+fn requests_served(home: &Path) -> u64 {
+    let out = ward(home)
+        .args(["daemon", "status", "--json"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["requests_served"].as_u64().unwrap()
+}
+
+#[test]
+fn run_goes_through_the_daemon_while_it_runs() {
+    let h = home();
+    install(&h.path, "example:cli-echo", ward_fixtures::CLI_ECHO);
+    // Standalone first: the reference output.
+    let standalone = ward(&h.path)
+        .args(["run", "example:cli-echo", "run", "--", "a", "b  c"])
+        .output()
+        .unwrap();
+    assert!(standalone.status.success());
+    let _daemon = Daemon::start(&h.path);
+    let before = requests_served(&h.path);
+
+    ward(&h.path)
+        .args(["run", NAME, "greet", "name=daemon"])
+        .assert()
+        .success()
+        .stdout("Hello, daemon!\n");
+    let out = ward(&h.path)
+        .args([
+            "run",
+            NAME,
+            "greet",
+            "--args",
+            r#"{"name":"json"}"#,
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["ok"].clone(), v["result"].clone()),
+        (json!(true), json!("Hello, json!"))
+    );
+    // A wasi:cli program prints exactly what it printed standalone.
+    let through = ward(&h.path)
+        .args(["run", "example:cli-echo", "run", "--", "a", "b  c"])
+        .output()
+        .unwrap();
+    assert!(through.status.success());
+    assert_eq!(through.stdout, standalone.stdout);
+    // Bad arguments are a usage error, as standalone; nothing ran.
+    ward(&h.path)
+        .args(["run", NAME, "greet", "nosuch=1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nosuch"));
+    ward(&h.path)
+        .args(["run", "example:absent", "greet"])
+        .assert()
+        .code(2);
+    // The daemon served all five; every one has its audit row, by the operator socket's caller.
+    assert!(requests_served(&h.path) >= before + 5);
+    let rows = run_rows(&h.path);
+    let through_daemon: Vec<_> = rows
+        .iter()
+        .filter(|(actor, ..)| actor.starts_with("operator:uid:"))
+        .collect();
+    assert_eq!(through_daemon.len(), 5, "{rows:?}");
+    assert_eq!(
+        through_daemon
+            .iter()
+            .filter(|(_, action, outcome)| action == "run" && outcome == "ok")
+            .count(),
+        3,
+        "{rows:?}"
+    );
+    // --standalone runs in the process itself.
+    ward(&h.path)
+        .args(["run", "--standalone", NAME, "greet", "name=local"])
+        .assert()
+        .success()
+        .stdout("Hello, local!\n");
+    // (A standalone run's actor is the local operator.)
+    let last = run_rows(&h.path).pop().unwrap();
+    assert_eq!(last.0, "operator", "{last:?}");
+    ward(&h.path).args(["audit", "verify"]).assert().success();
+}
+
+#[test]
+fn run_works_standalone_when_the_daemon_is_gone() {
+    let h = home();
+    let mut daemon = Daemon::start(&h.path);
+    daemon.kill("-KILL");
+    // The socket file is left behind; nobody listens on it.
+    let socket = h.path.join("run/operator.sock");
+    assert!(socket.exists());
+    ward(&h.path)
+        .args(["run", NAME, "greet", "name=alone"])
+        .assert()
+        .success()
+        .stdout("Hello, alone!\n");
+    // (A standalone run's actor is the local operator.)
+    let last = run_rows(&h.path).pop().unwrap();
+    assert_eq!(last.0, "operator", "{last:?}");
 }

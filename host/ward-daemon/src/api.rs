@@ -711,20 +711,7 @@ async fn run(ctx: &Arc<Ctx>, token: &AgentToken, body: &[u8], rec: &mut Record) 
     ctx.stats
         .in_flight
         .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    if let Some(paper) = &loaded.prepared.paper {
-        for held in paper.take() {
-            let mut ev = AuditEvent::new(AuditAction::PaperRequest);
-            ev.actor = rec.event.actor.clone();
-            ev.plugin = Some(loaded.prepared.name.clone());
-            ev.digest = Some(loaded.prepared.digest.clone());
-            ev.outcome = Outcome::Denied;
-            ev.detail.reason = Some("paper-mode");
-            ev.detail.token = Some(token.id.clone());
-            ev.detail.method = Some(held.method);
-            ev.detail.origin = Some(held.origin);
-            rec.extra.push(ev);
-        }
-    }
+    paper_rows(&loaded, Some(&token.id), rec);
     let (cpu_ms, fuel) = match &outcome {
         // Call time counts in whole milliseconds, rounded up: every call costs at least one.
         Ok(out) => (
@@ -749,6 +736,34 @@ async fn run(ctx: &Arc<Ctx>, token: &AgentToken, body: &[u8], rec: &mut Record) 
             },
         });
     }
+    call_reply(outcome, rec, false)
+}
+
+/// The audit rows of the requests a paper-mode call held back: method and origin only.
+fn paper_rows(loaded: &Loaded, token: Option<&str>, rec: &mut Record) {
+    if let Some(paper) = &loaded.prepared.paper {
+        for held in paper.take() {
+            let mut ev = AuditEvent::new(AuditAction::PaperRequest);
+            ev.actor = rec.event.actor.clone();
+            ev.plugin = Some(loaded.prepared.name.clone());
+            ev.digest = Some(loaded.prepared.digest.clone());
+            ev.outcome = Outcome::Denied;
+            ev.detail.reason = Some("paper-mode");
+            ev.detail.token = token.map(str::to_owned);
+            ev.detail.method = Some(held.method);
+            ev.detail.origin = Some(held.origin);
+            rec.extra.push(ev);
+        }
+    }
+}
+
+/// The reply to a finished call, and its audit fields. `raw_streams` adds the guest's stdout and
+/// stderr as base64 (exact bytes) next to their text form.
+fn call_reply(
+    outcome: Result<ward_runtime::CallOutput, ward_runtime::CallError>,
+    rec: &mut Record,
+    raw_streams: bool,
+) -> Reply {
     match outcome {
         Ok(out) => {
             rec.event.detail.fuel = Some(out.fuel_consumed);
@@ -767,6 +782,12 @@ async fn run(ctx: &Arc<Ctx>, token: &AgentToken, body: &[u8], rec: &mut Record) 
             }
             if !out.stderr.is_empty() {
                 body["stderr"] = json!(String::from_utf8_lossy(&out.stderr));
+            }
+            if raw_streams {
+                use base64::Engine as _;
+                let b64 = base64::engine::general_purpose::STANDARD;
+                body["stdout_base64"] = json!(b64.encode(&out.stdout));
+                body["stderr_base64"] = json!(b64.encode(&out.stderr));
             }
             Reply::ok(body)
         }
@@ -799,6 +820,17 @@ async fn run(ctx: &Arc<Ctx>, token: &AgentToken, body: &[u8], rec: &mut Record) 
             let mut r = Reply::error(status, kind, err.to_string());
             if let CallError::Limit(l) = &err {
                 r.body["error"]["limit"] = json!(l.limit.name());
+                if raw_streams {
+                    r.body["error"]["value"] = json!(l.value);
+                }
+            }
+            if raw_streams
+                && let CallError::Trap { stderr, .. } | CallError::Exit { stderr, .. } = &err
+            {
+                r.body["error"]["stderr"] = json!(stderr);
+            }
+            if raw_streams && let CallError::Exit { code, .. } = &err {
+                r.body["error"]["code"] = json!(code);
             }
             r
         }
@@ -1079,6 +1111,15 @@ async fn operator(ctx: &Arc<Ctx>, req: Request<Incoming>, rec: &mut Record) -> R
                 "approve with `ward proposals approve ID`: it signs with the operator's local key, whose passphrase the daemon never holds",
             )
         }
+        (&Method::POST, ["v1", "plugins", name, "run"]) => {
+            rec.event.detail.endpoint = Some("operator-run");
+            let name = (*name).to_owned();
+            let body = match read_body(ctx, req, rec).await {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            operator_run(ctx, &name, &body, rec).await
+        }
         (&Method::GET, ["v1", "tokens"]) => {
             rec.event.detail.endpoint = Some("token-list");
             match ctx.stores.with(|s| s.token_list()) {
@@ -1182,6 +1223,139 @@ async fn operator(ctx: &Arc<Ctx>, req: Request<Incoming>, rec: &mut Record) -> R
         }
         _ => denied(rec, StatusCode::NOT_FOUND, "not-found", "no such endpoint"),
     }
+}
+
+/// The body of `POST /v1/plugins/{name}/run` (operator socket): `ward run` while the daemon runs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OperatorRunRequest {
+    command: String,
+    /// Typed arguments as JSON.
+    #[serde(default)]
+    args: Option<Value>,
+    /// Typed arguments as `NAME=VALUE` strings, converted with the command's types.
+    #[serde(default)]
+    pairs: Vec<String>,
+    /// The argv of a wasi:cli program.
+    #[serde(default)]
+    argv: Vec<String>,
+}
+
+/// The operator runs a command through the daemon: the installed plugin with exactly its grants
+/// and limits, like a standalone `ward run`; no agent gates apply (the operator owns them), the
+/// call is audited as a run by the operator socket's caller.
+async fn operator_run(ctx: &Arc<Ctx>, name: &str, body: &[u8], rec: &mut Record) -> Reply {
+    let req: OperatorRunRequest = match parse_json(body, rec) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    rec.event.action = AuditAction::Run;
+    rec.event.detail.command = Some(req.command.clone()).filter(|c| ward_store_ident_ok(c));
+    let loaded = match load(ctx, name, rec) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    if loaded.prepared.confirm {
+        // Its asks belong on the operator's terminal, which the daemon does not have.
+        return denied(
+            rec,
+            StatusCode::CONFLICT,
+            "needs-terminal",
+            "this plugin may ask for confirmation while it runs: run it with `ward run --standalone` at a terminal",
+        );
+    }
+    let command = match loaded.plugin.command(&req.command) {
+        Ok(c) => c.clone(),
+        Err(e) => {
+            return denied(
+                rec,
+                StatusCode::BAD_REQUEST,
+                "unknown-command",
+                e.to_string(),
+            );
+        }
+    };
+    let program = matches!(command.kind, ward_runtime::CommandKind::CliRun { .. });
+    let args = if program {
+        if req.args.is_some() || !req.pairs.is_empty() {
+            return denied(
+                rec,
+                StatusCode::BAD_REQUEST,
+                "invalid-arguments",
+                format!(
+                    "'{}' is a wasi:cli program: it takes argv only",
+                    req.command
+                ),
+            );
+        }
+        json!({ "argv": req.argv })
+    } else {
+        if !req.argv.is_empty() {
+            return denied(
+                rec,
+                StatusCode::BAD_REQUEST,
+                "invalid-arguments",
+                format!(
+                    "argv is for wasi:cli programs; '{}' takes typed arguments",
+                    req.command
+                ),
+            );
+        }
+        let converted = match req.args {
+            Some(v) if req.pairs.is_empty() => Ok(v),
+            Some(_) => {
+                return denied(
+                    rec,
+                    StatusCode::BAD_REQUEST,
+                    "invalid-arguments",
+                    "give args or pairs, not both",
+                );
+            }
+            None => ward_types::args_from_cli(&command, &req.pairs),
+        };
+        match converted {
+            Ok(v) => v,
+            Err(e) => {
+                return denied(
+                    rec,
+                    StatusCode::BAD_REQUEST,
+                    "invalid-arguments",
+                    e.to_string(),
+                );
+            }
+        }
+    };
+    let Ok(_permit) = ctx.calls.acquire().await else {
+        return denied(
+            rec,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting-down",
+            "the daemon is shutting down",
+        );
+    };
+    ctx.stats
+        .in_flight
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let outcome = ctx
+        .runtime
+        .call(
+            &loaded.plugin,
+            &req.command,
+            &args,
+            &loaded.prepared.limits,
+            &loaded.prepared.grants,
+        )
+        .await;
+    ctx.stats
+        .in_flight
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    paper_rows(&loaded, None, rec);
+    let mut reply = call_reply(outcome, rec, true);
+    if program && reply.body.get("result").is_some() {
+        // Its result is its stdout, printed as it is.
+        reply.body["program"] = json!(true);
+    }
+    reply
 }
 
 /// The body of `POST /v1/proposals/{id}/reject` (operator socket).

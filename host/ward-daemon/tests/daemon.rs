@@ -771,8 +771,14 @@ async fn agent_calling_an_operator_verb_is_refused() {
     let id = b["confirmation"]["id"].as_str().unwrap().to_owned();
 
     let approve = format!("/v1/confirmations/{id}/approve");
-    let verbs: [(Method, &str, Option<Value>); 5] = [
+    let operator_run = format!("/v1/plugins/{HELLO_NAME}/run");
+    let verbs: [(Method, &str, Option<Value>); 6] = [
         (Method::GET, "/v1/status", None),
+        (
+            Method::POST,
+            &operator_run,
+            Some(json!({ "command": "greet", "args": { "name": "x" } })),
+        ),
         (Method::GET, "/v1/tokens", None),
         (
             Method::POST,

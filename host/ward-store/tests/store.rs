@@ -1375,7 +1375,7 @@ mod agent {
         let mut store = Store::open(&h.path).unwrap();
         let ev = AuditEvent::new(AuditAction::Run);
         let first = store
-            .record_requests_unanchored(&[ev.clone()], &[])
+            .record_requests_unanchored(std::slice::from_ref(&ev), &[])
             .unwrap()
             .unwrap();
         let last = store

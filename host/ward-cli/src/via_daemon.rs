@@ -1,0 +1,123 @@
+//! `ward run` through a running wardd, on its operator socket: the daemon runs the installed
+//! plugin with exactly its grants (compiled once, kept warm) and writes the audit row; this process
+//! only prints the outcome. When no daemon answers, `ward run` works standalone.
+
+use anyhow::{Context, anyhow};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use ward_exec::Home;
+
+use crate::cli::RunInstalledArgs;
+use crate::{EXIT_PLUGIN, EXIT_USAGE, Failure, output, run};
+
+/// Runs `args` through the daemon. `Ok(None)` means no daemon took the call (none is listening,
+/// or the plugin needs this terminal): nothing ran, and the caller runs it standalone.
+pub(crate) fn run(home: &Home, args: &RunInstalledArgs) -> Result<Option<()>, Failure> {
+    let socket = ward_daemon::DaemonConfig::new(home.root()).operator_socket();
+    if !socket.exists() {
+        return Ok(None);
+    }
+    let call = &args.call;
+    let mut body = json!({ "command": call.command, "pairs": call.pairs, "argv": call.argv });
+    if let Some(text) = &call.args {
+        body["args"] = run::parse_args_json(text)?;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let reply = rt.block_on(async {
+        let mut conn = match ward_daemon::client::Connection::open(&socket).await {
+            Ok(c) => c,
+            // A socket left by a daemon that is gone: nothing ran.
+            Err(e) => return Ok(Err(e)),
+        };
+        conn.request(
+            hyper::Method::POST,
+            &format!("/v1/plugins/{}/run", args.name),
+            None,
+            Some(&body),
+        )
+        .await
+        .map(Ok)
+    });
+    let (status, reply) = match reply {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            tracing::debug!("wardd is not reachable ({e}); running standalone");
+            return Ok(None);
+        }
+        // The request reached the daemon: it may have run, so it is not repeated here.
+        Err(e) => {
+            return Err(Failure::plugin(
+                anyhow!(e).context("wardd took the call but its reply could not be read"),
+            ));
+        }
+    };
+    if reply["error"]["kind"] == "needs-terminal" {
+        tracing::debug!("the plugin may ask for confirmation: running standalone");
+        return Ok(None);
+    }
+    tracing::debug!("ran through wardd ({status})");
+    print(call.json, status, &reply).map(Some)
+}
+
+/// Prints the daemon's reply like a standalone run prints its outcome, with the same exit status.
+fn print(json_out: bool, status: hyper::StatusCode, reply: &Value) -> Result<(), Failure> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let stream = |name: &str| -> Vec<u8> {
+        reply[name]
+            .as_str()
+            .and_then(|s| b64.decode(s).ok())
+            .unwrap_or_default()
+    };
+    if status.is_success() && reply.get("result").is_some() {
+        output::guest_streams(&stream("stdout_base64"), &stream("stderr_base64"));
+        let ok = reply["ok"] == true;
+        if json_out {
+            output::print_json(&json!({
+                "ok": ok,
+                "result": reply["result"],
+                "fuel": reply["fuel"],
+                "duration_ms": reply["duration_ms"],
+            }))?;
+        } else {
+            output::print_result(&reply["result"], reply["program"] == true)?;
+        }
+        return if ok {
+            Ok(())
+        } else {
+            Err(Failure::reported(EXIT_PLUGIN))
+        };
+    }
+    let error = &reply["error"];
+    let kind = error["kind"].as_str().unwrap_or("error");
+    let message = ward_policy::text::sanitize(
+        error["message"].as_str().unwrap_or("wardd gave no reason"),
+        false,
+    );
+    if let Some(stderr) = error["stderr"].as_str().filter(|s| !s.is_empty()) {
+        eprintln!("{}", output::indent_guest(stderr));
+    }
+    let code = match kind {
+        "invalid-arguments" | "unknown-command" | "not-installed" | "invalid-request" => EXIT_USAGE,
+        _ => EXIT_PLUGIN,
+    };
+    if json_out {
+        let mut e = json!({ "kind": kind, "message": message });
+        for key in ["limit", "value", "code"] {
+            if !error[key].is_null() {
+                e[key] = error[key].clone();
+            }
+        }
+        output::print_json(&json!({ "ok": false, "error": e }))?;
+        eprintln!("error: {message}");
+        return Err(Failure::reported(code));
+    }
+    Err(Failure {
+        code,
+        error: anyhow!("{message}"),
+        reported: false,
+        limit: None,
+    })
+}
