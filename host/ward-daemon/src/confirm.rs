@@ -112,9 +112,10 @@ const ASKS: &str = " asks: ";
 /// `plugin command(arguments) asks: PROMPT`, within the store's summary limit: the call part is
 /// cut first, so the prompt (at most `MAX_CONFIRM_PROMPT_BYTES`) is always shown whole.
 fn summary(call_line: &str, prompt: &str) -> String {
-    // `sanitize_line` may add `…` (3 bytes) past its budget.
+    // The whole line is kept under the limit less 4 bytes, and `sanitize_line` may add `…`
+    // (3 bytes) past the call part's budget.
     let budget = ward_store::MAX_SUMMARY_BYTES
-        .saturating_sub(4 + ASKS.len() + prompt.len())
+        .saturating_sub(4 + 3 + ASKS.len() + prompt.len())
         .max(16);
     let call = ward_policy::text::sanitize_line(call_line, budget);
     let line = format!("{call}{ASKS}{prompt}");
@@ -136,22 +137,22 @@ mod tests {
     #[test]
     fn summary_keeps_the_whole_prompt_and_cuts_the_call() {
         let prompt = "p".repeat(ward_runtime::MAX_CONFIRM_PROMPT_BYTES);
-        let call = format!("example:notes clear-notes(titles={})", "t".repeat(600));
+        let call = format!("example:drafts discard(titles={})", "t".repeat(600));
         let s = summary(&call, &prompt);
         assert!(s.len() <= ward_store::MAX_SUMMARY_BYTES, "{}", s.len());
         assert!(s.ends_with(&format!("{ASKS}{prompt}")), "{s}");
-        assert!(s.starts_with("example:notes clear-notes(titles=ttt"), "{s}");
+        assert!(s.starts_with("example:drafts discard(titles=ttt"), "{s}");
         assert_eq!(
-            summary("example:notes clear-notes()", "Delete 2 notes?"),
-            "example:notes clear-notes() asks: Delete 2 notes?"
+            summary("example:drafts discard()", "Delete 2 drafts?"),
+            "example:drafts discard() asks: Delete 2 drafts?"
         );
     }
 
     #[test]
     fn asks_are_bound_to_their_prompt() {
         assert_ne!(
-            prompt_hash("a", "Delete 1 note?"),
-            prompt_hash("a", "Delete 2 notes?")
+            prompt_hash("a", "Delete 1 draft?"),
+            prompt_hash("a", "Delete 2 drafts?")
         );
         assert_ne!(prompt_hash("a", "x"), prompt_hash("b", "x"));
         assert_eq!(prompt_hash("a", "x"), prompt_hash("a", "x"));
