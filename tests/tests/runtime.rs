@@ -493,3 +493,39 @@ async fn malformed_arguments_are_refused_with_bounded_errors() {
         .unwrap_err();
     assert!(matches!(err, CallError::Args(_)), "{err}");
 }
+
+/// Instances reuse memory slots of the pooling allocator; the part kept resident is reset with
+/// `memset`, the rest returned to the kernel. Either way a call never sees what an earlier call
+/// left in memory: its static data, or pages it grew below and above the resident part.
+#[tokio::test]
+async fn memory_left_by_a_call_is_never_seen_by_the_next() {
+    let plugin = hostile();
+    for i in 0..8 {
+        let out = call(
+            &plugin,
+            "leave-and-peek",
+            json!({ "text": format!("secret-{i}") }),
+            &quick(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out, json!("||"), "call {i}");
+    }
+    // Calls at the same time get other slots; none sees another's marks either.
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let plugin = plugin.clone();
+        set.spawn(async move {
+            call(
+                &plugin,
+                "leave-and-peek",
+                json!({ "text": format!("parallel-{i}") }),
+                &quick(),
+            )
+            .await
+        });
+    }
+    while let Some(out) = set.join_next().await {
+        assert_eq!(out.unwrap().unwrap(), json!("||"));
+    }
+}

@@ -160,7 +160,44 @@ impl Guest for Hostile {
     fn panic_with(text: String) {
         panic!("{text}");
     }
+
+    fn leave_and_peek(text: String) -> String {
+        let old = core::arch::wasm32::memory_grow(0, PEEK_PAGES);
+        if old == usize::MAX {
+            return "memory.grow failed".into();
+        }
+        let base = old * PAGE_BYTES;
+        let places = [
+            core::ptr::addr_of_mut!(LOW).cast::<u8>(),
+            base as *mut u8,
+            (base + PEEK_PAGES * PAGE_BYTES - MARK_BYTES) as *mut u8,
+        ];
+        let mut seen = Vec::new();
+        for at in places {
+            // SAFETY: each place is MARK_BYTES of this instance's own linear memory: a static, or
+            // pages that memory.grow just gave it.
+            unsafe {
+                let bytes = core::slice::from_raw_parts_mut(at, MARK_BYTES);
+                let end = bytes.iter().position(|b| *b == 0).unwrap_or(MARK_BYTES);
+                seen.push(String::from_utf8_lossy(&bytes[..end]).into_owned());
+                let n = text.len().min(MARK_BYTES - 1);
+                bytes[..n].copy_from_slice(&text.as_bytes()[..n]);
+                bytes[n] = 0;
+            }
+        }
+        seen.join("|")
+    }
 }
+
+/// Wasm page size.
+const PAGE_BYTES: usize = 64 * 1024;
+/// Pages `leave-and-peek` grows: 6.25 MiB, so that its last mark lies beyond what the host keeps
+/// resident between calls.
+const PEEK_PAGES: usize = 100;
+/// Bytes of each mark `leave-and-peek` leaves.
+const MARK_BYTES: usize = 256;
+/// `leave-and-peek`'s mark in static data.
+static mut LOW: [u8; MARK_BYTES] = [0; MARK_BYTES];
 
 /// Recurses forever; the black boxes keep the optimizer from bounding the recursion or turning it
 /// into a loop. Each frame keeps its state in wasm locals, so the wasm call stack is what runs out
