@@ -132,6 +132,30 @@ fn load_native(
     Ok(stats(all, started.elapsed()))
 }
 
+/// The durability floor: 4 KiB written in place and fsynced, as a commit to SQLite's write-ahead
+/// log does, in the benchmark's own directory, `rounds` times.
+fn fsync_floor(dir: &std::path::Path, rounds: usize) -> anyhow::Result<Stats> {
+    use std::io::{Seek, SeekFrom, Write};
+    const SLOTS: u64 = 256;
+    let path = dir.join("fsync-floor");
+    let mut f = std::fs::File::create(&path).context("cannot create the fsync probe")?;
+    f.write_all(&vec![0u8; (SLOTS * 4096) as usize])?;
+    f.sync_all()?;
+    let page = [0x5au8; 4096];
+    let started = Instant::now();
+    let mut lat = Vec::with_capacity(rounds);
+    for i in 0..rounds {
+        f.seek(SeekFrom::Start((i as u64 % SLOTS) * 4096))?;
+        f.write_all(&page)?;
+        let t = Instant::now();
+        f.sync_all()?;
+        lat.push(t.elapsed());
+    }
+    drop(f);
+    std::fs::remove_file(&path)?;
+    Ok(stats(lat, started.elapsed()))
+}
+
 fn us(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
@@ -181,6 +205,7 @@ fn main() -> anyhow::Result<()> {
         Duration::from_millis(500),
     ))?;
 
+    let floor = fsync_floor(tmp.path(), 2000)?;
     let mut rows = Vec::new();
     for &level in &args.levels {
         let ward = rt.block_on(load_ward(socket.clone(), token.clone(), level, run_for))?;
@@ -212,16 +237,21 @@ fn main() -> anyhow::Result<()> {
         report.rows
     );
     println!(
-        "- native: fork+exec+wait of `{} \"Hello, World!\"` from as many threads as clients\n",
+        "- native: fork+exec+wait of `{} \"Hello, World!\"` from as many threads as clients",
         args.native.display()
     );
     println!(
-        "| clients | ward p50 | ward p99 | ward calls/s | native p50 | native p99 | native calls/s | p50 native/ward | throughput ward/native |"
+        "- durability floor, same directory and run: 4 KiB rewritten in place and fsynced (what one commit to the write-ahead log costs the disk): p50 {}, p99 {}\n",
+        us(floor.p50),
+        us(floor.p99)
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| clients | ward p50 | ward p99 | ward calls/s | native p50 | native p99 | native calls/s | p50 native/ward | throughput ward/native | ward p50 / fsync p50 |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (level, w, n) in &rows {
         println!(
-            "| {level} | {} | {} | {:.0} | {} | {} | {:.0} | {:.2} | {:.2} |",
+            "| {level} | {} | {} | {:.0} | {} | {} | {:.0} | {:.2} | {:.2} | {:.1} |",
             us(w.p50),
             us(w.p99),
             w.per_sec,
@@ -230,6 +260,7 @@ fn main() -> anyhow::Result<()> {
             n.per_sec,
             n.p50.as_secs_f64() / w.p50.as_secs_f64().max(1e-9),
             w.per_sec / n.per_sec.max(1e-9),
+            w.p50.as_secs_f64() / floor.p50.as_secs_f64().max(1e-9),
         );
         eprintln!(
             "clients {level}: ward {} calls, native {} calls",
