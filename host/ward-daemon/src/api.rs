@@ -327,41 +327,25 @@ pub(crate) struct Loaded {
     plugin: Arc<ward_runtime::Plugin>,
 }
 
-/// What a cached [`Loaded`] was prepared from; it is reused only while all of it is unchanged.
+/// What a cached [`Loaded`] was prepared from: the registry generation read before preparing it.
+/// It is reused only while the generation is unchanged, i.e. while no version, enablement or grant
+/// of any plugin changed since (`Store::registry_generation`).
 pub(crate) struct CacheKey {
-    digest: String,
-    grants: String,
+    generation: u64,
 }
 
 fn load(ctx: &Ctx, name: &str, rec: &mut Record) -> Result<Arc<Loaded>, Reply> {
     rec.event.plugin = Some(name.to_owned());
-    // Reuse what `ward_exec::prepare` produced for this exact digest and grant row, as long as the
-    // plugin is still current, enabled and granted the same. Plugins with secrets are prepared
-    // afresh on every call, so that a changed secret value applies at once.
-    let key = ctx
-        .stores
-        .with(|s| -> Result<Option<CacheKey>, ward_store::StoreError> {
-            let Some(current) = s.current(name)? else {
-                return Ok(None);
-            };
-            if !current.enabled {
-                return Ok(None);
-            }
-            let Some(grants) = s.grants_for(&current.digest)? else {
-                return Ok(None);
-            };
-            Ok(Some(CacheKey {
-                digest: current.digest,
-                grants: grants.to_string(),
-            }))
-        });
-    if let Ok(Some(key)) = &key {
+    // Reuse what `ward_exec::prepare` produced while the registry is unchanged. The generation is
+    // read before preparing, so a change racing with it only makes the entry stale sooner.
+    // Plugins with secrets or in paper mode are prepared afresh on every call.
+    let generation = ctx.stores.with(|s| s.registry_generation()).ok();
+    if let Some(generation) = generation {
         let cache = ctx.prepared.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((k, loaded)) = cache.get(name)
-            && k.digest == key.digest
-            && k.grants == key.grants
+            && k.generation == generation
         {
-            rec.event.digest = Some(key.digest.clone());
+            rec.event.digest = Some(loaded.prepared.digest.clone());
             return Ok(loaded.clone());
         }
     }
@@ -419,13 +403,11 @@ fn load(ctx: &Ctx, name: &str, rec: &mut Record) -> Result<Arc<Loaded>, Reply> {
     // requests is its own.
     let cacheable = prepared.manifest.capabilities.secrets.is_empty() && prepared.paper.is_none();
     let loaded = Arc::new(Loaded { prepared, plugin });
-    if let (true, Ok(Some(key))) = (cacheable, key)
-        && key.digest == loaded.prepared.digest
-    {
+    if let (true, Some(generation)) = (cacheable, generation) {
         ctx.prepared
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_owned(), (key, loaded.clone()));
+            .insert(name.to_owned(), (CacheKey { generation }, loaded.clone()));
     }
     Ok(loaded)
 }

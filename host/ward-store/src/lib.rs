@@ -50,7 +50,7 @@ pub use registry::{
 };
 
 /// Schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Default number of previous versions kept besides the current one.
 pub const DEFAULT_KEEP_VERSIONS: usize = 3;
@@ -285,6 +285,10 @@ impl Store {
         if found < 3 {
             tx.execute_batch(proposal::SCHEMA_V3)?;
             tx.pragma_update(None, "user_version", 3)?;
+        }
+        if found < 4 {
+            tx.execute_batch(registry::SCHEMA_V4)?;
+            tx.pragma_update(None, "user_version", 4)?;
         }
         tx.commit()?;
         Ok(())

@@ -544,15 +544,30 @@ impl Store {
             .ok_or_else(|| StoreError::NotInstalled(crate::names::shown(name)))
     }
 
+    /// A number that changes whenever anything that decides what a plugin runs changes: its
+    /// current version, enablement, versions or grants (SQLite triggers bump it in the same
+    /// transaction, whoever writes). Reading it touches one row, so a long-running reader can ask
+    /// on every request whether what it prepared is still what the registry says, without
+    /// re-reading the registry while the audit log grows.
+    pub fn registry_generation(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT n FROM registry_gen WHERE id = 1")?
+            .query_row([], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// The current version of `name`, with its grants; `None` when not installed.
     pub fn current(&self, name: &str) -> Result<Option<InstalledVersion>, StoreError> {
         let sql = format!(
             "SELECT {VERSION_COLS} FROM plugins p JOIN versions v ON v.id = p.current
              LEFT JOIN grants g ON g.digest = v.digest WHERE p.name = ?1"
         );
+        // Cached: the daemon asks on every request.
         Ok(self
             .conn
-            .query_row(&sql, [name], installed_from_row)
+            .prepare_cached(&sql)?
+            .query_row([name], installed_from_row)
             .optional()?)
     }
 
@@ -560,11 +575,8 @@ impl Store {
     pub fn grants_for(&self, digest: &str) -> Result<Option<serde_json::Value>, StoreError> {
         let g: Option<String> = self
             .conn
-            .query_row(
-                "SELECT grants FROM grants WHERE digest = ?1",
-                [digest],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT grants FROM grants WHERE digest = ?1")?
+            .query_row([digest], |r| r.get(0))
             .optional()?;
         Ok(g.map(|g| from_json(&g)))
     }
@@ -835,3 +847,30 @@ fn capability_names(grants: &serde_json::Value) -> Vec<String> {
     out.dedup();
     out
 }
+
+/// Schema v4: the registry generation (see [`Store::registry_generation`]).
+pub(crate) const SCHEMA_V4: &str = "
+CREATE TABLE registry_gen (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    n INTEGER NOT NULL
+);
+INSERT INTO registry_gen (id, n) VALUES (1, 0);
+CREATE TRIGGER registry_gen_plugins_ins AFTER INSERT ON plugins
+    BEGIN UPDATE registry_gen SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER registry_gen_plugins_upd AFTER UPDATE ON plugins
+    BEGIN UPDATE registry_gen SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER registry_gen_plugins_del AFTER DELETE ON plugins
+    BEGIN UPDATE registry_gen SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER registry_gen_versions_ins AFTER INSERT ON versions
+    BEGIN UPDATE registry_gen SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER registry_gen_versions_upd AFTER UPDATE ON versions
+    BEGIN UPDATE registry_gen SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER registry_gen_versions_del AFTER DELETE ON versions
+    BEGIN UPDATE registry_gen SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER registry_gen_grants_ins AFTER INSERT ON grants
+    BEGIN UPDATE registry_gen SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER registry_gen_grants_upd AFTER UPDATE ON grants
+    BEGIN UPDATE registry_gen SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER registry_gen_grants_del AFTER DELETE ON grants
+    BEGIN UPDATE registry_gen SET n = n + 1 WHERE id = 1; END;
+";

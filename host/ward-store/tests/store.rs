@@ -598,6 +598,59 @@ fn symlinked_blob_cannot_redirect_outside_home() {
 }
 
 #[test]
+fn registry_generation_moves_with_the_registry_and_only_with_it() {
+    let h = home();
+    let mut s = Store::open(&h.path).expect("open");
+    let mut last = s.registry_generation().expect("generation");
+    let mut moved = |s: &Store, what: &str| {
+        let now = s.registry_generation().expect("generation");
+        assert!(now > last, "{what}: {last} -> {now}");
+        last = now;
+    };
+    install(&mut s, "acme:tool", "1.0.0");
+    moved(&s, "install");
+    install(&mut s, "acme:tool", "1.1.0");
+    moved(&s, "upgrade");
+    s.disable("acme:tool", "operator").expect("disable");
+    moved(&s, "disable");
+    s.enable("acme:tool").expect("enable");
+    moved(&s, "enable");
+    s.set_grants(
+        "acme:tool",
+        &digest_for("acme:tool", "1.1.0"),
+        &json!([{ "kind": "paper" }]),
+        AuditAction::Promote,
+    )
+    .expect("set grants");
+    moved(&s, "grants");
+    s.rollback("acme:tool", None).expect("rollback");
+    moved(&s, "rollback");
+    // Audit rows, usage counters, tokens and confirmations are not the registry.
+    let before = s.registry_generation().expect("generation");
+    s.record_requests(
+        &[AuditEvent::new(AuditAction::Run)],
+        &[ward_store::UsageDelta {
+            scope: "plugin:acme:tool".into(),
+            day: ward_store::utc_day(),
+            usage: ward_store::Usage {
+                calls: 1,
+                cpu_ms: 1,
+                fuel: 1,
+            },
+        }],
+    )
+    .expect("record");
+    s.token_create(&ward_store::NewToken {
+        plugin: "acme:tool".into(),
+        ..ward_store::NewToken::default()
+    })
+    .expect("token");
+    assert_eq!(s.registry_generation().expect("generation"), before);
+    s.uninstall("acme:tool", false).expect("uninstall");
+    moved(&s, "uninstall");
+}
+
+#[test]
 fn symlinked_database_is_refused() {
     let h = home();
     drop(Store::open(&h.path).expect("open"));
