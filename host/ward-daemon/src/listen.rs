@@ -165,11 +165,44 @@ async fn serve(
     if *shutdown.borrow() {
         conn.as_mut().graceful_shutdown();
     }
-    tokio::select! {
-        _ = conn.as_mut() => {}
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
         _ = shutdown.changed() => {
             conn.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(limits.shutdown_grace, conn).await;
+            tokio::time::timeout(limits.shutdown_grace, conn)
+                .await
+                .unwrap_or(Ok(()))
         }
+    };
+    if let Err(e) = result {
+        refuse_http(&ctx, socket, uid, &e).await;
+    }
+}
+
+/// Audits a request the HTTP layer refused before ward saw it: headers too large or too many
+/// (answered `431`), headers not complete within the header timeout (closed), or bytes that are
+/// not HTTP (answered `400`). A client that merely went away is not a request and is not audited.
+async fn refuse_http(ctx: &Arc<Ctx>, socket: Socket, uid: u32, e: &hyper::Error) {
+    let reason = if e.is_parse_too_large() {
+        "headers-too-large"
+    } else if e.is_timeout() {
+        "header-timeout"
+    } else if e.is_parse() {
+        "malformed-http"
+    } else {
+        return;
+    };
+    tracing::info!(
+        uid,
+        "{} socket: request refused by the HTTP layer: {e}",
+        socket.as_str()
+    );
+    let mut ev = AuditEvent::new(AuditAction::Deny);
+    ev.actor = Some(format!("{}:uid:{uid}", socket.as_str()));
+    ev.outcome = Outcome::Denied;
+    ev.detail.reason = Some(reason);
+    ev.detail.endpoint = Some("http");
+    if let Err(e) = ctx.audit.record(vec![ev], Vec::new()).await {
+        tracing::error!("cannot audit a refused request: {e}");
     }
 }

@@ -338,6 +338,54 @@ async fn slowloris_connection_is_closed() {
     d.shutdown().await;
 }
 
+/// Waits until the audit log holds a `deny` row with `reason` (the row of a refused connection is
+/// written when the connection ends).
+async fn wait_for_denial(home: &Path, reason: &str) -> ward_store::AuditRow {
+    for _ in 0..600 {
+        if let Some(row) = audit_rows(home)
+            .into_iter()
+            .find(|r| r.action == "deny" && r.detail["reason"] == reason)
+        {
+            return row;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no audit row with reason {reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_refused_by_the_http_layer_are_audited() {
+    let e = env();
+    let mut cfg = config(&e.home);
+    cfg.limits.header_read_timeout = Duration::from_secs(1);
+    let d = start(cfg).await;
+    // Oversized headers: 431 before any handler runs.
+    let req = format!(
+        "GET /v1/commands HTTP/1.1\r\nhost: w\r\nx-big: {}\r\n\r\n",
+        "z".repeat(64 * 1024)
+    );
+    let out = raw(d.agent_socket(), req.as_bytes()).await;
+    assert!(out.starts_with("HTTP/1.1 431"), "{out}");
+    let row = wait_for_denial(&e.home, "headers-too-large").await;
+    assert!(row.actor.starts_with("agent:uid:"), "{row:?}");
+    assert_eq!(row.detail["endpoint"], "http");
+    // Bytes that are not HTTP.
+    let out = raw(d.operator_socket(), b"\x16\x03\x01 not http at all\r\n\r\n").await;
+    assert!(out.starts_with("HTTP/1.1 400") || out.is_empty(), "{out}");
+    let row = wait_for_denial(&e.home, "malformed-http").await;
+    assert!(row.actor.starts_with("operator:uid:"), "{row:?}");
+    // Headers never completed (slowloris): closed at the header timeout.
+    let mut s = UnixStream::connect(d.agent_socket()).await.unwrap();
+    s.write_all(b"GET /v1/commands HTTP/1.1\r\nx-slow: ")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(60), s.read_to_end(&mut buf)).await;
+    wait_for_denial(&e.home, "header-timeout").await;
+    d.shutdown().await;
+    assert!(Store::open(&e.home).unwrap().audit_verify().is_ok());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_connections_are_served_and_audited() {
     const N: usize = 10_000;
