@@ -669,8 +669,8 @@ fn list_or_none(items: &[String]) -> String {
     }
 }
 
-pub(crate) fn run_installed(home: &Home, args: RunInstalledArgs) -> Result<(), Failure> {
-    if !args.standalone && crate::via_daemon::run(home, &args)?.is_some() {
+pub(crate) fn run_installed(home: &Home, mut args: RunInstalledArgs) -> Result<(), Failure> {
+    if !args.standalone && crate::via_daemon::run(home, &mut args)?.is_some() {
         return Ok(());
     }
     let policy = OperatorPolicy::load(&home.policy_file())?;

@@ -12,16 +12,23 @@ use crate::{EXIT_PLUGIN, EXIT_USAGE, Failure, output, run};
 
 /// Runs `args` through the daemon. `Ok(None)` means no daemon took the call (none is listening,
 /// or the plugin needs this terminal): nothing ran, and the caller runs it standalone.
-pub(crate) fn run(home: &Home, args: &RunInstalledArgs) -> Result<Option<()>, Failure> {
+pub(crate) fn run(home: &Home, args: &mut RunInstalledArgs) -> Result<Option<()>, Failure> {
     let socket = ward_daemon::DaemonConfig::new(home.root()).operator_socket();
     if !socket.exists() {
         return Ok(None);
     }
-    let call = &args.call;
-    let mut body = json!({ "command": call.command, "pairs": call.pairs, "argv": call.argv });
-    if let Some(text) = &call.args {
-        body["args"] = run::parse_args_json(text)?;
+    let mut body = json!({
+        "command": args.call.command,
+        "pairs": args.call.pairs,
+        "argv": args.call.argv,
+    });
+    if let Some(text) = &args.call.args {
+        let value = run::parse_args_json(text)?;
+        // `--args -` consumed stdin: a standalone fallback gets the document itself.
+        args.call.args = Some(value.to_string());
+        body["args"] = value;
     }
+    let call = &args.call;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -335,6 +335,12 @@ fn run_goes_through_the_daemon_while_it_runs() {
         (v["ok"].clone(), v["result"].clone()),
         (json!(true), json!("Hello, json!"))
     );
+    ward(&h.path)
+        .args(["run", NAME, "greet", "--args", "-"])
+        .write_stdin(r#"{"name":"stdin"}"#)
+        .assert()
+        .success()
+        .stdout("Hello, stdin!\n");
     // A wasi:cli program prints exactly what it printed standalone.
     let through = ward(&h.path)
         .args(["run", "example:cli-echo", "run", "--", "a", "b  c"])
@@ -352,20 +358,20 @@ fn run_goes_through_the_daemon_while_it_runs() {
         .args(["run", "example:absent", "greet"])
         .assert()
         .code(2);
-    // The daemon served all five; every one has its audit row, by the operator socket's caller.
-    assert!(requests_served(&h.path) >= before + 5);
+    // The daemon served all six; every one has its audit row, by the operator socket's caller.
+    assert!(requests_served(&h.path) >= before + 6);
     let rows = run_rows(&h.path);
     let through_daemon: Vec<_> = rows
         .iter()
         .filter(|(actor, ..)| actor.starts_with("operator:uid:"))
         .collect();
-    assert_eq!(through_daemon.len(), 5, "{rows:?}");
+    assert_eq!(through_daemon.len(), 6, "{rows:?}");
     assert_eq!(
         through_daemon
             .iter()
             .filter(|(_, action, outcome)| action == "run" && outcome == "ok")
             .count(),
-        3,
+        4,
         "{rows:?}"
     );
     // --standalone runs in the process itself.
@@ -393,6 +399,13 @@ fn run_works_standalone_when_the_daemon_is_gone() {
         .assert()
         .success()
         .stdout("Hello, alone!\n");
+    // `--args -` read stdin for the daemon; the standalone fallback still has the document.
+    ward(&h.path)
+        .args(["run", NAME, "greet", "--args", "-"])
+        .write_stdin(r#"{"name":"piped"}"#)
+        .assert()
+        .success()
+        .stdout("Hello, piped!\n");
     // (A standalone run's actor is the local operator.)
     let last = run_rows(&h.path).pop().unwrap();
     assert_eq!(last.0, "operator", "{last:?}");
