@@ -79,27 +79,9 @@ pub(crate) fn call(
         .map_err(|e| Failure::usage(anyhow!(e).context(format!("cannot load {name}"))))?;
     let command = plugin.command(&req.command).map_err(Failure::usage)?;
     let cli_program = matches!(command.kind, CommandKind::CliRun { .. });
-    let request = if cli_program {
-        if req.args.is_some() || !req.pairs.is_empty() {
-            return Err(Failure::usage(anyhow!(
-                "'{}' is a wasi:cli program: pass its arguments after --, for example: {} -- a b",
-                req.command,
-                req.command
-            )));
-        }
-        json!({ "argv": req.argv })
-    } else {
-        if !req.argv.is_empty() {
-            return Err(Failure::usage(anyhow!(
-                "arguments after -- are for wasi:cli programs; '{}' takes NAME=VALUE or --args JSON",
-                req.command
-            )));
-        }
-        match &req.args {
-            Some(text) => parse_args_json(text)?,
-            None => ward_types::args_from_cli(command, &req.pairs).map_err(Failure::usage)?,
-        }
-    };
+    let args = req.args.as_deref().map(parse_args_json).transpose()?;
+    let request =
+        ward_types::call_request(command, args, &req.pairs, &req.argv).map_err(Failure::usage)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

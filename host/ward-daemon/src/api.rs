@@ -1258,53 +1258,15 @@ async fn operator_run(ctx: &Arc<Ctx>, name: &str, body: &[u8], rec: &mut Record)
         }
     };
     let program = matches!(command.kind, ward_runtime::CommandKind::CliRun { .. });
-    let args = if program {
-        if req.args.is_some() || !req.pairs.is_empty() {
+    let args = match ward_types::call_request(&command, req.args, &req.pairs, &req.argv) {
+        Ok(v) => v,
+        Err(e) => {
             return denied(
                 rec,
                 StatusCode::BAD_REQUEST,
                 "invalid-arguments",
-                format!(
-                    "'{}' is a wasi:cli program: it takes argv only",
-                    req.command
-                ),
+                e.to_string(),
             );
-        }
-        json!({ "argv": req.argv })
-    } else {
-        if !req.argv.is_empty() {
-            return denied(
-                rec,
-                StatusCode::BAD_REQUEST,
-                "invalid-arguments",
-                format!(
-                    "argv is for wasi:cli programs; '{}' takes typed arguments",
-                    req.command
-                ),
-            );
-        }
-        let converted = match req.args {
-            Some(v) if req.pairs.is_empty() => Ok(v),
-            Some(_) => {
-                return denied(
-                    rec,
-                    StatusCode::BAD_REQUEST,
-                    "invalid-arguments",
-                    "give args or pairs, not both",
-                );
-            }
-            None => ward_types::args_from_cli(&command, &req.pairs),
-        };
-        match converted {
-            Ok(v) => v,
-            Err(e) => {
-                return denied(
-                    rec,
-                    StatusCode::BAD_REQUEST,
-                    "invalid-arguments",
-                    e.to_string(),
-                );
-            }
         }
     };
     let Ok(_permit) = ctx.calls.acquire().await else {

@@ -327,6 +327,63 @@ pub fn cli_arg(name: &str, ty: &Type, raw: &str) -> Result<Value, ArgError> {
     }
 }
 
+/// Why the parts of a call could not become its request.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// Named arguments for a wasi:cli program.
+    #[error(
+        "'{command}' is a wasi:cli program: pass its arguments after --, for example: {command} -- a b"
+    )]
+    ProgramTakesArgv {
+        /// The command.
+        command: String,
+    },
+    /// An argv for a typed command.
+    #[error(
+        "arguments after -- are for wasi:cli programs; '{command}' takes NAME=VALUE or --args JSON"
+    )]
+    CommandTakesNamedArgs {
+        /// The command.
+        command: String,
+    },
+    /// Both a JSON object and `NAME=VALUE` pairs.
+    #[error("give the arguments as NAME=VALUE or as --args JSON, not both")]
+    ArgsAndPairs,
+    /// The named arguments do not fit the command.
+    #[error(transparent)]
+    Args(#[from] ArgError),
+}
+
+/// The request [`args_from_json`] (or a wasi:cli program's run) takes, from the parts a caller
+/// gives: named arguments as a JSON object (`args`) or as `NAME=VALUE` strings (`pairs`, read by
+/// [`args_from_cli`]), or a wasi:cli program's `argv` (`{"argv": [...]}`). Only the parts that fit
+/// `cmd`'s kind may be given.
+pub fn call_request(
+    cmd: &Command,
+    args: Option<Value>,
+    pairs: &[String],
+    argv: &[String],
+) -> Result<Value, RequestError> {
+    if matches!(cmd.kind, CommandKind::CliRun { .. }) {
+        if args.is_some() || !pairs.is_empty() {
+            return Err(RequestError::ProgramTakesArgv {
+                command: cmd.name.clone(),
+            });
+        }
+        return Ok(serde_json::json!({ "argv": argv }));
+    }
+    if !argv.is_empty() {
+        return Err(RequestError::CommandTakesNamedArgs {
+            command: cmd.name.clone(),
+        });
+    }
+    match args {
+        Some(_) if !pairs.is_empty() => Err(RequestError::ArgsAndPairs),
+        Some(v) => Ok(v),
+        None => Ok(args_from_cli(cmd, pairs)?),
+    }
+}
+
 /// Converts command-line `NAME=VALUE` arguments for `cmd` into the JSON object
 /// [`args_from_json`] takes, each value by [`cli_arg`].
 ///
@@ -1839,5 +1896,46 @@ mod tests {
             let e = args_from_cli(&greet, &args).expect_err("refused");
             assert_eq!(e.to_string(), want);
         }
+    }
+
+    #[test]
+    fn call_request_takes_only_the_parts_the_command_kind_takes() {
+        let cmds = crate::testutil::lifted_commands();
+        let by = |n: &str| cmds.iter().find(|c| c.name == n).cloned().unwrap();
+        let (greet, run) = (by("greet"), by("run"));
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            call_request(&run, None, &[], &s(&["a", "b"])).unwrap(),
+            json!({ "argv": ["a", "b"] })
+        );
+        assert!(matches!(
+            call_request(&run, Some(json!({})), &[], &[]),
+            Err(RequestError::ProgramTakesArgv { .. })
+        ));
+        assert!(matches!(
+            call_request(&run, None, &s(&["x=1"]), &[]),
+            Err(RequestError::ProgramTakesArgv { .. })
+        ));
+        assert!(matches!(
+            call_request(&greet, None, &[], &s(&["a"])),
+            Err(RequestError::CommandTakesNamedArgs { .. })
+        ));
+        assert!(matches!(
+            call_request(&greet, Some(json!({})), &s(&["name=x"]), &[]),
+            Err(RequestError::ArgsAndPairs)
+        ));
+        let given = json!({ "name": "x" });
+        assert_eq!(
+            call_request(&greet, Some(given.clone()), &[], &[]).unwrap(),
+            given
+        );
+        assert_eq!(
+            call_request(&greet, None, &s(&["name=x"]), &[]).unwrap(),
+            given
+        );
+        assert!(matches!(
+            call_request(&greet, None, &s(&["nosuch=1"]), &[]),
+            Err(RequestError::Args(_))
+        ));
     }
 }

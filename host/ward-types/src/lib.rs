@@ -25,7 +25,9 @@ mod text;
 #[cfg(test)]
 mod testutil;
 
-pub use args::{ArgError, args_from_cli, args_from_json, cli_arg, parse_args};
+pub use args::{
+    ArgError, RequestError, args_from_cli, args_from_json, call_request, cli_arg, parse_args,
+};
 pub use command::{Command, CommandKind, commands};
 pub use describe::{
     DescribeError, WIT_KEYWORDS, WitDescription, WitFunction, WitTypeDef, describe_wit,
