@@ -90,20 +90,14 @@ pub(crate) fn call(
     match outcome {
         Ok(out) => {
             output::guest_streams(&out.stdout, &out.stderr);
-            if req.json {
-                output::print_json(&json!({
-                    "ok": !out.is_err,
-                    "result": out.result,
-                    "fuel": out.fuel_consumed,
-                    "duration_ms": out.duration.as_secs_f64() * 1000.0,
-                }))?;
-            } else {
-                output::print_result(&out.result, cli_program)?;
-            }
-            if out.is_err {
-                return Err(Failure::reported(EXIT_PLUGIN));
-            }
-            Ok(())
+            print_finished(
+                req.json,
+                !out.is_err,
+                &out.result,
+                json!(out.fuel_consumed),
+                json!(out.duration.as_secs_f64() * 1000.0),
+                cli_program,
+            )
         }
         Err(err) => {
             let code = match err {
@@ -132,6 +126,33 @@ pub(crate) fn call(
             };
             Err(Failure { limit, ..failure })
         }
+    }
+}
+
+/// Prints a finished call's result (as JSON with `--json`; a wasi:cli program's as it is) and
+/// turns an error result into the plugin-failure exit status. Standalone and through wardd alike.
+pub(crate) fn print_finished(
+    json_out: bool,
+    ok: bool,
+    result: &Value,
+    fuel: Value,
+    duration_ms: Value,
+    program: bool,
+) -> Result<(), Failure> {
+    if json_out {
+        output::print_json(&json!({
+            "ok": ok,
+            "result": result,
+            "fuel": fuel,
+            "duration_ms": duration_ms,
+        }))?;
+    } else {
+        output::print_result(result, program)?;
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure::reported(EXIT_PLUGIN))
     }
 }
 

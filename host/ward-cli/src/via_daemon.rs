@@ -80,22 +80,14 @@ fn print(json_out: bool, status: hyper::StatusCode, reply: &Value) -> Result<(),
     };
     if status.is_success() && reply.get("result").is_some() {
         output::guest_streams(&stream("stdout_base64"), &stream("stderr_base64"));
-        let ok = reply["ok"] == true;
-        if json_out {
-            output::print_json(&json!({
-                "ok": ok,
-                "result": reply["result"],
-                "fuel": reply["fuel"],
-                "duration_ms": reply["duration_ms"],
-            }))?;
-        } else {
-            output::print_result(&reply["result"], reply["program"] == true)?;
-        }
-        return if ok {
-            Ok(())
-        } else {
-            Err(Failure::reported(EXIT_PLUGIN))
-        };
+        return run::print_finished(
+            json_out,
+            reply["ok"] == true,
+            &reply["result"],
+            reply["fuel"].clone(),
+            reply["duration_ms"].clone(),
+            reply["program"] == true,
+        );
     }
     let error = &reply["error"];
     let kind = error["kind"].as_str().unwrap_or("error");

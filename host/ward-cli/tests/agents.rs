@@ -348,6 +348,14 @@ fn run_goes_through_the_daemon_while_it_runs() {
         .unwrap();
     assert!(through.status.success());
     assert_eq!(through.stdout, standalone.stdout);
+    // An error result is the plugin-failure status, as standalone; --json says ok: false.
+    let out = ward(&h.path)
+        .args(["run", NAME, "divide", "a=1", "b=0", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], json!(false), "{v}");
     // Bad arguments are a usage error, as standalone; nothing ran.
     ward(&h.path)
         .args(["run", NAME, "greet", "nosuch=1"])
@@ -358,14 +366,14 @@ fn run_goes_through_the_daemon_while_it_runs() {
         .args(["run", "example:absent", "greet"])
         .assert()
         .code(2);
-    // The daemon served all six; every one has its audit row, by the operator socket's caller.
-    assert!(requests_served(&h.path) >= before + 6);
+    // The daemon served all seven; every one has its audit row, by the operator socket's caller.
+    assert!(requests_served(&h.path) >= before + 7);
     let rows = run_rows(&h.path);
     let through_daemon: Vec<_> = rows
         .iter()
         .filter(|(actor, ..)| actor.starts_with("operator:uid:"))
         .collect();
-    assert_eq!(through_daemon.len(), 6, "{rows:?}");
+    assert_eq!(through_daemon.len(), 7, "{rows:?}");
     assert_eq!(
         through_daemon
             .iter()
