@@ -465,11 +465,12 @@ impl Store {
         events: &[AuditEvent],
         usage: &[UsageDelta],
     ) -> Result<(), StoreError> {
-        let anchor = self.record_requests_unanchored(events, usage)?;
-        if let Some(anchor) = anchor {
-            self.head_writer()?.advance(&anchor)?;
-        }
-        Ok(())
+        self.check_request_events(events)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        add_usage(&tx, usage)?;
+        finish(tx, &self.actor, self.fail_point, &self.home_dir, events)
     }
 
     /// Like [`Store::record_requests`], durable on return, but leaves `audit.head` where it is and
@@ -481,34 +482,21 @@ impl Store {
         events: &[AuditEvent],
         usage: &[UsageDelta],
     ) -> Result<Option<AuditAnchor>, StoreError> {
+        self.check_request_events(events)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        add_usage(&tx, usage)?;
+        crate::commit_unanchored(tx, &self.actor, self.fail_point, events)
+    }
+
+    /// Refuses a group commit while the log is broken, or with an event that would not be stored.
+    fn check_request_events(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         self.check_audit_ok()?;
         for ev in events {
             crate::check_event(ev)?;
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO usage (scope, day, calls, cpu_ms, fuel) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (scope, day) DO UPDATE SET calls = calls + excluded.calls,
-                     cpu_ms = cpu_ms + excluded.cpu_ms, fuel = fuel + excluded.fuel",
-            )?;
-            for d in usage {
-                stmt.execute(params![
-                    d.scope,
-                    d.day,
-                    opt_i64(Some(d.usage.calls)),
-                    opt_i64(Some(d.usage.cpu_ms)),
-                    opt_i64(Some(d.usage.fuel)),
-                ])?;
-            }
-        }
-        let head = crate::audit::append_in_tx(&tx, &self.actor, events)?;
-        crate::failpoint::hit(self.fail_point, "before-commit")?;
-        tx.commit()?;
-        crate::failpoint::hit(self.fail_point, "after-commit")?;
-        Ok(head.map(|(seq, hash)| AuditAnchor { seq, hash }))
+        Ok(())
     }
 
     /// Records a pending confirmation. Audited as `confirm-request`.
@@ -749,6 +737,25 @@ CREATE TABLE IF NOT EXISTS confirmations (
 );
 CREATE INDEX IF NOT EXISTS confirmations_action ON confirmations (token, action_hash);
 "#;
+
+/// Adds `usage` to the daily counters in `tx`.
+fn add_usage(tx: &rusqlite::Transaction<'_>, usage: &[UsageDelta]) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO usage (scope, day, calls, cpu_ms, fuel) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (scope, day) DO UPDATE SET calls = calls + excluded.calls,
+             cpu_ms = cpu_ms + excluded.cpu_ms, fuel = fuel + excluded.fuel",
+    )?;
+    for d in usage {
+        stmt.execute(params![
+            d.scope,
+            d.day,
+            opt_i64(Some(d.usage.calls)),
+            opt_i64(Some(d.usage.cpu_ms)),
+            opt_i64(Some(d.usage.fuel)),
+        ])?;
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {

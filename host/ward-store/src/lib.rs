@@ -594,14 +594,25 @@ pub(crate) fn finish(
     home_dir: &Dir,
     events: &[AuditEvent],
 ) -> Result<(), StoreError> {
+    if let Some(anchor) = commit_unanchored(tx, actor, fp, events)? {
+        advance_head(home_dir, anchor.seq, anchor.hash)?;
+    }
+    failpoint::hit(fp, "after-head")
+}
+
+/// [`finish`] up to the commit: appends `events` in `tx` and commits; returns the last row, for
+/// advancing `audit.head` later.
+pub(crate) fn commit_unanchored(
+    tx: rusqlite::Transaction<'_>,
+    actor: &str,
+    fp: Option<&'static str>,
+    events: &[AuditEvent],
+) -> Result<Option<AuditAnchor>, StoreError> {
     let head = audit::append_in_tx(&tx, actor, events)?;
     failpoint::hit(fp, "before-commit")?;
     tx.commit()?;
     failpoint::hit(fp, "after-commit")?;
-    if let Some((seq, hash)) = head {
-        advance_head(home_dir, seq, hash)?;
-    }
-    failpoint::hit(fp, "after-head")
+    Ok(head.map(|(seq, hash)| AuditAnchor { seq, hash }))
 }
 
 /// The last row of a commit, for advancing `audit.head` later (see
