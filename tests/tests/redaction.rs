@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -113,13 +113,21 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 
-/// Log output written by the subscriber installed for one test.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+thread_local! {
+    /// Log output of the events emitted on this thread while [`logged`] runs.
+    static CAPTURED: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
 
-impl std::io::Write for Captured {
+/// Writes into this thread's [`CAPTURED`] buffer, if [`logged`] opened one.
+struct ThreadWriter;
+
+impl std::io::Write for ThreadWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        CAPTURED.with(|c| {
+            if let Some(v) = c.borrow_mut().as_mut() {
+                v.extend_from_slice(buf);
+            }
+        });
         Ok(buf.len())
     }
 
@@ -128,28 +136,24 @@ impl std::io::Write for Captured {
     }
 }
 
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 /// Runs `fut` with every log event on this thread written to a buffer; returns its output and
-/// the log text.
+/// the log text. One global subscriber (installed once) writes each event into the buffer of the
+/// thread that emitted it: a per-test scoped subscriber raced with the other tests' over
+/// tracing's global interest cache and sometimes missed events.
 async fn logged<F: Future>(fut: F) -> (F::Output, String) {
-    let buf = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(buf.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(|| ThreadWriter)
+            .with_ansi(false)
+            .with_max_level(tracing::Level::TRACE)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+    });
+    CAPTURED.with(|c| *c.borrow_mut() = Some(Vec::new()));
     let out = fut.await;
-    drop(guard);
-    let log = text(&buf.0.lock().unwrap());
-    (out, log)
+    let log = CAPTURED.with(|c| c.borrow_mut().take().unwrap_or_default());
+    (out, text(&log))
 }
 
 /// Asserts that a call echoing `credential` everywhere shows it nowhere and shows
