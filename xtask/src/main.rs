@@ -103,7 +103,7 @@ fn demo() -> anyhow::Result<()> {
         "-p",
         "ward-cli",
         "-p",
-        "ward-signing",
+        "ward-sign",
         "-p",
         "ward-fixtures",
     ]);

@@ -8,8 +8,8 @@ use ward_store::AuditQuery;
 use crate::cli::{AuditArgs, AuditCommand, NameArgs, RollbackArgs, TrustCommand, UninstallArgs};
 use crate::install::open_store;
 use crate::{EXIT_PLUGIN, Failure, output};
-use ward_exec::Home;
-use ward_exec::OperatorPolicy;
+use ward_home::Home;
+use ward_home::OperatorPolicy;
 
 fn store(home: &Home) -> anyhow::Result<ward_store::Store> {
     let policy = OperatorPolicy::load(&home.policy_file())?;

@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::cli::{ConfirmCommand, DaemonCommand, TokenCommand};
 use crate::install::open_store;
 use crate::{Failure, output};
-use ward_exec::{Home, OperatorPolicy};
+use ward_home::{Home, OperatorPolicy};
 
 fn store(home: &Home) -> anyhow::Result<ward_store::Store> {
     let policy = OperatorPolicy::load(&home.policy_file())?;

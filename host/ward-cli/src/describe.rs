@@ -7,7 +7,7 @@ use crate::Failure;
 use crate::cli::DescribeArgs;
 use crate::output;
 use crate::run::runtime;
-use ward_exec::Home;
+use ward_home::Home;
 use ward_runtime::CommandKind;
 
 pub(crate) fn describe(home: &Home, args: DescribeArgs) -> Result<(), Failure> {
@@ -17,7 +17,7 @@ pub(crate) fn describe(home: &Home, args: DescribeArgs) -> Result<(), Failure> {
     })?;
     let bytes = ward_load::read_file(&args.path, ward_policy::MAX_COMPONENT_BYTES)
         .map_err(Failure::usage)?;
-    let named = ward_types::describe_wit(&bytes).ok();
+    let named = ward_values::describe_wit(&bytes).ok();
     let commands: Vec<_> = plugin
         .commands()
         .iter()
@@ -33,8 +33,8 @@ pub(crate) fn describe(home: &Home, args: DescribeArgs) -> Result<(), Failure> {
                     .as_ref()
                     .and_then(|d| d.functions.iter().find(|f| f.name == cmd.name))
                     .map(|f| f.signature.clone())
-                    .unwrap_or_else(|| ward_types::wit_signature(cmd)),
-                "schema": ward_types::json_schema(cmd),
+                    .unwrap_or_else(|| ward_values::wit_signature(cmd)),
+                "schema": ward_values::json_schema(cmd),
                 "unsupported": cmd.unsupported,
             })
         })
@@ -59,7 +59,7 @@ pub(crate) fn describe(home: &Home, args: DescribeArgs) -> Result<(), Failure> {
             .as_ref()
             .and_then(|d| d.functions.iter().find(|f| f.name == cmd.name))
             .map(|f| f.signature.clone())
-            .unwrap_or_else(|| ward_types::wit_signature(cmd));
+            .unwrap_or_else(|| ward_values::wit_signature(cmd));
         text.push_str(&format!("  {signature}\n"));
         if let Some(docs) = named
             .as_ref()

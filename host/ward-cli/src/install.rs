@@ -12,12 +12,12 @@ use ward_store::{AuditAction, AuditEvent, InstallRecord, Outcome, Store};
 use crate::cli::{InstallArgs, PackArgs, RunInstalledArgs};
 use crate::run;
 use crate::{EXIT_PLUGIN, Failure, fetch, output};
-use ward_exec::Home;
-use ward_exec::OperatorPolicy;
+use ward_home::Home;
+use ward_home::OperatorPolicy;
 
 /// Opens the store in `home` with the operator policy's settings.
 pub(crate) fn open_store(home: &Home, policy: &OperatorPolicy) -> anyhow::Result<Store> {
-    Ok(ward_exec::open_store(home, policy)?)
+    Ok(ward_home::open_store(home, policy)?)
 }
 
 /// The trust policy: keys from the store, thresholds from the operator policy.
@@ -675,7 +675,7 @@ pub(crate) fn run_installed(home: &Home, mut args: RunInstalledArgs) -> Result<(
     }
     let policy = OperatorPolicy::load(&home.policy_file())?;
     let mut store = open_store(home, &policy)?;
-    let prepared = match ward_exec::prepare(home, &policy, &store, &args.name) {
+    let prepared = match ward_call::prepare(home, &policy, &store, &args.name) {
         Ok(prepared) => prepared,
         Err(err) => {
             if let Some((reason, digest)) = err.audit_denial() {
@@ -683,14 +683,14 @@ pub(crate) fn run_installed(home: &Home, mut args: RunInstalledArgs) -> Result<(
                 deny(&mut store, Some(&args.name), Some(digest), reason);
             }
             return Err(match err {
-                ward_exec::ExecError::Disabled { .. }
-                | ward_exec::ExecError::NotGranted { .. }
-                | ward_exec::ExecError::SecretNotSet { .. } => Failure::plugin(err),
+                ward_call::ExecError::Disabled { .. }
+                | ward_call::ExecError::NotGranted { .. }
+                | ward_call::ExecError::SecretNotSet { .. } => Failure::plugin(err),
                 _ => Failure::usage(err),
             });
         }
     };
-    let ward_exec::Prepared {
+    let ward_call::Prepared {
         digest,
         limits,
         component: bytes,

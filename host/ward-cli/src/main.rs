@@ -80,14 +80,14 @@ impl From<ward_store::StoreError> for Failure {
     }
 }
 
-impl From<ward_exec::HomeError> for Failure {
-    fn from(error: ward_exec::HomeError) -> Failure {
+impl From<ward_home::HomeError> for Failure {
+    fn from(error: ward_home::HomeError) -> Failure {
         Failure::usage(error)
     }
 }
 
-impl From<ward_exec::PolicyError> for Failure {
-    fn from(error: ward_exec::PolicyError) -> Failure {
+impl From<ward_home::PolicyError> for Failure {
+    fn from(error: ward_home::PolicyError) -> Failure {
         Failure::usage(error)
     }
 }
@@ -126,7 +126,7 @@ fn main() -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> Result<(), Failure> {
-    let home = ward_exec::Home::locate(cli.home.as_deref()).map_err(Failure::usage)?;
+    let home = ward_home::Home::locate(cli.home.as_deref()).map_err(Failure::usage)?;
     match cli.command {
         Command::Dev {
             command: DevCommand::Run(args),

@@ -5,7 +5,7 @@ use anyhow::Context as _;
 use crate::Failure;
 use crate::cli::McpArgs;
 
-pub(crate) fn mcp(home: &ward_exec::Home, args: McpArgs) -> Result<(), Failure> {
+pub(crate) fn mcp(home: &ward_home::Home, args: McpArgs) -> Result<(), Failure> {
     let env = std::env::var("WARD_TOKEN").ok();
     let token = ward_mcp::AgentToken::from_sources(env.as_deref(), args.token_file.as_deref())
         .map_err(Failure::usage)?;

@@ -160,7 +160,7 @@ fn plugin_name(text: &str) -> anyhow::Result<(String, String)> {
     let parsed = ward_manifest::PluginName::parse(&full)
         .map_err(|message| anyhow::anyhow!("invalid plugin name: {message}"))?;
     for (what, part) in [("namespace", &parsed.namespace), ("name", &parsed.name)] {
-        if ward_types::WIT_KEYWORDS.contains(&part.as_str()) {
+        if ward_values::WIT_KEYWORDS.contains(&part.as_str()) {
             bail!(
                 "invalid plugin name: the {what} '{part}' is a WIT keyword: choose another, \
                  such as my-{part}"

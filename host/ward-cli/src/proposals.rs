@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 use serde_json::{Value, json};
-use ward_exec::{Home, OperatorPolicy};
+use ward_home::{Home, OperatorPolicy};
 use ward_manifest::Manifest;
 use ward_signing::{PublicKey, SecretKey};
 use ward_store::{AuditAction, AuditEvent, Outcome, Proposal, ProposalState, Store};
@@ -388,7 +388,7 @@ fn approve(home: &Home, policy: &OperatorPolicy, args: ApproveArgs) -> Result<()
     let extra = if args.live {
         Vec::new()
     } else {
-        vec![ward_exec::paper_entry()]
+        vec![ward_call::paper_entry()]
     };
     let committed = install_bytes(
         home,
@@ -439,7 +439,7 @@ fn health_check(
 ) -> Result<(), Failure> {
     let runtime = run::runtime(home)?;
     let outcome: anyhow::Result<(Vec<ward_propose::ExampleOutcome>, Vec<AuditEvent>)> = (|| {
-        let prepared = ward_exec::prepare_with(home, policy, store, &committed.name, true)?;
+        let prepared = ward_call::prepare_with(home, policy, store, &committed.name, true)?;
         let plugin = runtime.load(&committed.name, &prepared.component)?;
         let outcomes = tokio_rt()?.block_on(ward_propose::run_examples(
             &runtime,
@@ -628,7 +628,7 @@ pub(crate) fn promote(home: &Home, args: PromoteArgs) -> Result<(), Failure> {
             current.digest
         ))
     })?;
-    if !ward_exec::is_paper(&grants) {
+    if !ward_call::is_paper(&grants) {
         return Err(Failure::usage(anyhow!(
             "{} {} is not in paper mode: it is live already",
             args.name,

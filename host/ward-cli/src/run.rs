@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::cli::{CallArgs, LimitArgs, RunArgs};
 use crate::output;
 use crate::{EXIT_PLUGIN, EXIT_USAGE, Failure};
-use ward_exec::Home;
+use ward_home::Home;
 use ward_runtime::{CallError, CommandKind, Grants, Limits, Runtime, RuntimeOptions};
 
 /// Largest `--args` document read from stdin.
@@ -81,7 +81,7 @@ pub(crate) fn call(
     let cli_program = matches!(command.kind, CommandKind::CliRun { .. });
     let args = req.args.as_deref().map(parse_args_json).transpose()?;
     let request =
-        ward_types::call_request(command, args, &req.pairs, &req.argv).map_err(Failure::usage)?;
+        ward_values::call_request(command, args, &req.pairs, &req.argv).map_err(Failure::usage)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -199,5 +199,5 @@ pub(crate) fn parse_args_json(text: &str) -> Result<Value, Failure> {
     } else {
         text
     };
-    ward_types::parse_args(text).map_err(|e| Failure::usage(anyhow!(e).context("--args")))
+    ward_values::parse_args(text).map_err(|e| Failure::usage(anyhow!(e).context("--args")))
 }

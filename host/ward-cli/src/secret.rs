@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::cli::SecretCommand;
 use crate::{Failure, output};
-use ward_exec::Home;
+use ward_home::Home;
 
 /// Largest value read from stdin; the store refuses larger values anyway.
 const MAX_SECRET_INPUT: u64 = 64 * 1024;

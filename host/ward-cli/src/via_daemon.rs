@@ -5,7 +5,7 @@
 use anyhow::{Context, anyhow};
 use base64::Engine as _;
 use serde_json::{Value, json};
-use ward_exec::Home;
+use ward_home::Home;
 
 use crate::cli::RunInstalledArgs;
 use crate::{EXIT_PLUGIN, EXIT_USAGE, Failure, output, run};

@@ -323,7 +323,7 @@ struct RunRequest {
 
 /// The prepared, loaded plugin a request is about.
 pub(crate) struct Loaded {
-    prepared: ward_exec::Prepared,
+    prepared: ward_call::Prepared,
     plugin: Arc<ward_runtime::Plugin>,
 }
 
@@ -336,7 +336,7 @@ pub(crate) struct CacheKey {
 
 fn load(ctx: &Ctx, name: &str, rec: &mut Record) -> Result<Arc<Loaded>, Reply> {
     rec.event.plugin = Some(name.to_owned());
-    // Reuse what `ward_exec::prepare` produced while the registry is unchanged. The generation is
+    // Reuse what `ward_call::prepare` produced while the registry is unchanged. The generation is
     // read before preparing, so a change racing with it only makes the entry stale sooner.
     // Plugins with secrets or in paper mode are prepared afresh on every call.
     let generation = ctx.stores.with(|s| s.registry_generation()).ok();
@@ -351,7 +351,7 @@ fn load(ctx: &Ctx, name: &str, rec: &mut Record) -> Result<Arc<Loaded>, Reply> {
     }
     let prepared = ctx
         .stores
-        .with(|s| ward_exec::prepare(&ctx.home, &ctx.policy, s, name));
+        .with(|s| ward_call::prepare(&ctx.home, &ctx.policy, s, name));
     let prepared = match prepared {
         Ok(p) => p,
         Err(e) => {
@@ -364,7 +364,7 @@ fn load(ctx: &Ctx, name: &str, rec: &mut Record) -> Result<Arc<Loaded>, Reply> {
                 return Err(denied(rec, StatusCode::FORBIDDEN, reason, e.to_string()));
             }
             return Err(match e {
-                ward_exec::ExecError::NotInstalled { .. } => {
+                ward_call::ExecError::NotInstalled { .. } => {
                     denied(rec, StatusCode::NOT_FOUND, "not-installed", e.to_string())
                 }
                 other => {
@@ -562,7 +562,7 @@ async fn run(ctx: &Arc<Ctx>, token: &AgentToken, body: &[u8], rec: &mut Record) 
         }
     };
     if command.kind == ward_runtime::CommandKind::Func
-        && let Err(e) = ward_types::args_from_json(&command, &req.args)
+        && let Err(e) = ward_values::args_from_json(&command, &req.args)
     {
         return denied(
             rec,
@@ -938,8 +938,8 @@ fn commands(ctx: &Ctx, token: &AgentToken, rec: &mut Record) -> Reply {
             json!({
                 "plugin": token.plugin,
                 "command": c.name,
-                "signature": ward_types::wit_signature(c),
-                "schema": ward_types::json_schema(c),
+                "signature": ward_values::wit_signature(c),
+                "schema": ward_values::json_schema(c),
                 "description": note.map(|n| n.description.clone()).unwrap_or_default(),
                 "confirm": needs_confirm(ctx, &loaded, &token.plugin, &c.name),
             })
@@ -1258,7 +1258,7 @@ async fn operator_run(ctx: &Arc<Ctx>, name: &str, body: &[u8], rec: &mut Record)
         }
     };
     let program = matches!(command.kind, ward_runtime::CommandKind::CliRun { .. });
-    let args = match ward_types::call_request(&command, req.args, &req.pairs, &req.argv) {
+    let args = match ward_values::call_request(&command, req.args, &req.pairs, &req.argv) {
         Ok(v) => v,
         Err(e) => {
             return denied(

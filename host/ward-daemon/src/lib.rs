@@ -86,10 +86,10 @@ pub enum DaemonError {
     AlreadyRunning(String),
     /// The data directory.
     #[error(transparent)]
-    Home(#[from] ward_exec::HomeError),
+    Home(#[from] ward_home::HomeError),
     /// The operator policy file.
     #[error(transparent)]
-    Policy(#[from] ward_exec::PolicyError),
+    Policy(#[from] ward_home::PolicyError),
     /// The store.
     #[error("cannot open ward's store")]
     Store(#[from] StoreError),
@@ -139,8 +139,8 @@ struct Stats {
 /// What every connection shares.
 struct Ctx {
     config: DaemonConfig,
-    home: ward_exec::Home,
-    policy: ward_exec::OperatorPolicy,
+    home: ward_home::Home,
+    policy: ward_home::OperatorPolicy,
     runtime: ward_runtime::Runtime,
     stores: Stores,
     audit: audit::AuditWriter,
@@ -176,9 +176,9 @@ impl std::fmt::Debug for Running {
 /// confirmation left open by a previous run, prepares the socket directory, binds both sockets and
 /// starts accepting.
 pub async fn start(config: DaemonConfig) -> Result<Running, DaemonError> {
-    let home = ward_exec::Home::locate(Some(&config.home))?;
+    let home = ward_home::Home::locate(Some(&config.home))?;
     home.ensure()?;
-    let policy = ward_exec::OperatorPolicy::load(&home.policy_file())?;
+    let policy = ward_home::OperatorPolicy::load(&home.policy_file())?;
     let root = home.root().to_path_buf();
 
     let run_dir = config.run_dir();

@@ -202,7 +202,7 @@ pub async fn evaluate(
     let commands: Vec<Value> = plugin
         .commands()
         .iter()
-        .map(|c| json!({ "name": c.name, "signature": ward_types::wit_signature(c) }))
+        .map(|c| json!({ "name": c.name, "signature": ward_values::wit_signature(c) }))
         .collect();
     let (changes, installed_json) = match installed {
         Some(old) => {

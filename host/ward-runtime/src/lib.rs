@@ -29,7 +29,7 @@ pub use ward_link::{
 pub use ward_load::{ArtifactCache, Digest, LoadError, Origin};
 pub use ward_policy::{Limit, LimitExceeded, Limits};
 pub use ward_redact::Redactor;
-pub use ward_types::{ArgError, Command, CommandKind};
+pub use ward_values::{ArgError, Command, CommandKind};
 
 use ward_link::State;
 
@@ -275,7 +275,7 @@ impl Runtime {
             .linker
             .instantiate_pre(&loaded.component)
             .map_err(LoadError::Compile)?;
-        let commands = ward_types::commands(&self.engine, &loaded.component);
+        let commands = ward_values::commands(&self.engine, &loaded.component);
         let mut exports = HashMap::new();
         for command in &commands {
             if command.kind == CommandKind::Func
@@ -356,7 +356,7 @@ impl Runtime {
         }
         match cmd.kind {
             CommandKind::Func => {
-                let params = ward_types::args_from_json(cmd, args)?;
+                let params = ward_values::args_from_json(cmd, args)?;
                 self.call_func(plugin, cmd, params, limits, grants).await
             }
             CommandKind::CliRun { .. } => {
@@ -437,7 +437,7 @@ impl Runtime {
             Ok(Ok(())) => {
                 let value = results.first();
                 let is_err = matches!(value, Some(Val::Result(Err(_))));
-                let result = ward_types::result_to_json(
+                let result = ward_values::result_to_json(
                     value,
                     usize::try_from(limits.result_bytes).unwrap_or(usize::MAX),
                 )

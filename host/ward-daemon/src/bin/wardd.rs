@@ -35,7 +35,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let home = ward_exec::Home::locate(args.home.as_deref())?;
+    let home = ward_home::Home::locate(args.home.as_deref())?;
     let config = ward_daemon::DaemonConfig::load(home.root())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,7 +1,5 @@
-//! Run an installed plugin: what `ward run` and the daemon share.
+//! The call pipeline: what `ward run`, both daemon sockets and MCP share.
 //!
-//! - [`Home`]: ward's data directory and the places inside it;
-//! - [`OperatorPolicy`]: the operator's `policy.toml`;
 //! - [`StoreKv`]: the key-value capability backed by ward's store;
 //! - [`prepare`]: from a plugin name to everything a call needs (the current digest, its signed
 //!   manifest and limits, the component bytes and the [`Grants`] the operator consented to),
@@ -29,18 +27,12 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod home;
 mod kv;
-mod policy;
 
 use std::sync::Arc;
 
-pub use home::{Home, HomeError};
 pub use kv::StoreKv;
-pub use policy::{
-    MAX_CA_FILE_BYTES, MAX_CA_FILES, MAX_POLICY_BYTES, OperatorPolicy, PolicyError,
-    PolicyParseError,
-};
+pub use ward_home::{Home, OperatorPolicy};
 pub use ward_link::{DirGrant, Grants};
 
 use ward_manifest::Manifest;
@@ -159,28 +151,6 @@ impl std::fmt::Debug for Prepared {
             .field("grants", &self.grants)
             .finish_non_exhaustive()
     }
-}
-
-/// Opens the store in `home` with the operator policy's settings, acting as the operator.
-pub fn open_store(home: &Home, policy: &OperatorPolicy) -> Result<Store, OpenError> {
-    home.ensure()?;
-    let mut store = Store::open(home.root()).map_err(OpenError::Store)?;
-    if let Some(keep) = policy.keep_versions {
-        store.set_keep_versions(keep);
-    }
-    store.set_actor("operator");
-    Ok(store)
-}
-
-/// Why the store cannot be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    /// The data directory is unusable.
-    #[error(transparent)]
-    Home(#[from] HomeError),
-    /// The store itself.
-    #[error("cannot open ward's store")]
-    Store(#[source] StoreError),
 }
 
 /// The current version of `name`, with the grants bound to its digest: refuses a plugin that is

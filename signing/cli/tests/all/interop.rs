@@ -11,7 +11,7 @@ use ward_signing::{PublicKey, TrustPolicy, sign, sign_detached, verify, verify_d
 use crate::*;
 
 fn wasmsign2() -> Option<PathBuf> {
-    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tools/bin/wasmsign2");
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tools/bin/wasmsign2");
     if local.exists() {
         return Some(local);
     }

@@ -5,7 +5,8 @@
 use std::os::unix::fs::PermissionsExt as _;
 
 use serde_json::json;
-use ward_exec::{ExecError, Home, OperatorPolicy, prepare};
+use ward_call::{ExecError, prepare};
+use ward_home::{Home, OperatorPolicy};
 use ward_store::{BlobDigest, InstallRecord, Store};
 use zeroize::Zeroizing;
 
@@ -39,7 +40,7 @@ fn fixture(kinds: &[&str]) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let home = Home::locate(Some(&dir.path().join("home"))).unwrap();
     let policy = OperatorPolicy::default();
-    let mut store = ward_exec::open_store(&home, &policy).unwrap();
+    let mut store = ward_home::open_store(&home, &policy).unwrap();
     let bytes = std::fs::read(ward_fixtures::HELLO).unwrap();
     let blob = store.put_blob(&bytes).unwrap();
     let digest = format!("sha256:{}", BlobDigest::of(&bytes).to_hex());
