@@ -95,10 +95,23 @@ pub(crate) fn inspect(home: &Home, args: NameArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The current trust policy: the store's keys and `policy.toml`'s rules.
+fn trust_now(home: &Home, store: &ward_store::Store) -> Result<ward_signing::TrustPolicy, Failure> {
+    let policy = OperatorPolicy::load(&home.policy_file())?;
+    ward_trust::trust_policy(store, &policy.rules).map_err(Failure::usage)
+}
+
+fn refused(e: ward_trust::Refused) -> Failure {
+    match e {
+        ward_trust::Refused::Store(e) => Failure::usage(anyhow!(e)),
+        other => Failure::plugin(other),
+    }
+}
+
 pub(crate) fn enable(home: &Home, name: &str) -> Result<(), Failure> {
-    store(home)?
-        .enable(name)
-        .map_err(|e| Failure::usage(anyhow!(e)))?;
+    let mut store = store(home)?;
+    let trust = trust_now(home, &store)?;
+    ward_trust::enable(&mut store, &trust, name).map_err(refused)?;
     eprintln!("enabled {name}");
     Ok(())
 }
@@ -128,17 +141,45 @@ pub(crate) fn uninstall(home: &Home, args: UninstallArgs) -> Result<(), Failure>
 }
 
 pub(crate) fn rollback(home: &Home, args: RollbackArgs) -> Result<(), Failure> {
-    let now = store(home)?
-        .rollback(&args.name, args.to.as_deref())
-        .map_err(|e| Failure::plugin(anyhow!(e)))?;
-    eprintln!("{} is now at {} ({})", now.name, now.version, now.digest);
+    let mut store = store(home)?;
+    let trust = trust_now(home, &store)?;
+    let now =
+        ward_trust::rollback(&mut store, &trust, &args.name, args.to.as_deref()).map_err(|e| {
+            match e {
+                ward_trust::Refused::Store(e) => Failure::plugin(anyhow!(e)),
+                other => Failure::plugin(other),
+            }
+        })?;
+    eprintln!(
+        "{} is now at {} ({})",
+        clean(&now.name),
+        clean(&now.version),
+        now.digest
+    );
     Ok(())
+}
+
+/// Tells the operator which plugins a change of the trust store or policy disabled.
+fn report_disabled(disabled: &[ward_trust::Disabled]) {
+    for d in disabled {
+        eprintln!(
+            "disabled {} {}: {}",
+            clean(&d.name),
+            clean(&d.version),
+            clean(&d.reason)
+        );
+    }
 }
 
 pub(crate) fn trust(home: &Home, command: TrustCommand) -> Result<(), Failure> {
     let mut store = store(home)?;
     match command {
-        TrustCommand::Add { key, scope, label } => {
+        TrustCommand::Add {
+            key,
+            scope,
+            label,
+            expires,
+        } => {
             let data = match std::fs::metadata(&key) {
                 Ok(meta) if meta.is_file() => {
                     if meta.len() > ward_signing::MAX_KEY_FILE_SIZE as u64 {
@@ -158,6 +199,29 @@ pub(crate) fn trust(home: &Home, command: TrustCommand) -> Result<(), Failure> {
             }
             let key_id = public.key_id().to_string();
             let label = label.unwrap_or_else(|| format!("key-{}", &key_id[..8.min(key_id.len())]));
+            if let Some(c) = label.chars().find(|c| {
+                c.is_control()
+                    || ward_policy::text::is_bidi_control(*c)
+                    || ward_policy::text::is_separator(*c)
+            }) {
+                return Err(Failure::usage(anyhow!(
+                    "--label {:?}: it contains the control or formatting character U+{:04X}; use printable text",
+                    clean(&label),
+                    u32::from(c)
+                )));
+            }
+            let expires = match expires {
+                None => None,
+                Some(text) => {
+                    let secs = ward_store::parse_utc(&text).ok_or_else(|| {
+                        Failure::usage(anyhow!(
+                            "--expires {:?}: expected a date like 2027-01-01 or a UTC time like 2027-01-01T12:00:00Z",
+                            clean(&text)
+                        ))
+                    })?;
+                    Some(ward_store::format_unix(secs))
+                }
+            };
             store
                 .trust_add(
                     &key_id,
@@ -165,10 +229,15 @@ pub(crate) fn trust(home: &Home, command: TrustCommand) -> Result<(), Failure> {
                     &label,
                     scope.clone(),
                     None,
-                    None,
+                    expires.clone(),
                 )
                 .map_err(|e| Failure::usage(anyhow!(e)))?;
-            eprintln!("trusted key {key_id} ({label}) for {}", scope.join(", "));
+            eprintln!(
+                "trusted key {key_id} ({}) for {}{}",
+                clean(&label),
+                scope.join(", "),
+                expires.map(|e| format!(" until {e}")).unwrap_or_default()
+            );
             output::print_result(&json!(key_id), false)?;
         }
         TrustCommand::List { json } => {
@@ -178,11 +247,21 @@ pub(crate) fn trust(home: &Home, command: TrustCommand) -> Result<(), Failure> {
             } else {
                 let mut text = String::new();
                 for k in keys {
+                    let expired = k
+                        .expires
+                        .as_deref()
+                        .and_then(ward_store::parse_utc)
+                        .is_some_and(|t| t <= now_unix());
                     text.push_str(&format!(
-                        "{}  {}  {}{}\n",
+                        "{}  {}  {}{}{}\n",
                         k.key_id,
                         clean(&k.label),
                         k.scopes.join(","),
+                        match (&k.expires, expired) {
+                            (Some(e), true) => format!("  EXPIRED {e}"),
+                            (Some(e), false) => format!("  expires {e}"),
+                            (None, _) => String::new(),
+                        },
                         if k.revoked_at.is_some() {
                             "  REVOKED"
                         } else {
@@ -199,8 +278,20 @@ pub(crate) fn trust(home: &Home, command: TrustCommand) -> Result<(), Failure> {
                 .map_err(|e| Failure::usage(anyhow!(e)))?;
             eprintln!("revoked {key_id}");
             for name in disabled {
-                eprintln!("disabled {name}: it depended only on that key");
+                eprintln!("disabled {}: it depended only on that key", clean(&name));
             }
+            // Then every rule that needed that key (a threshold of two, a required label).
+            let trust = trust_now(home, &store)?;
+            let more = ward_trust::reauthorize_installed(&mut store, &trust)?;
+            report_disabled(&more);
+        }
+        TrustCommand::Check => {
+            let trust = trust_now(home, &store)?;
+            let disabled = ward_trust::reauthorize_installed(&mut store, &trust)?;
+            if disabled.is_empty() {
+                eprintln!("every enabled plugin satisfies the trust policy");
+            }
+            report_disabled(&disabled);
         }
     }
     Ok(())
@@ -254,7 +345,6 @@ pub(crate) fn audit(home: &Home, args: AuditArgs) -> Result<(), Failure> {
                     code: EXIT_PLUGIN,
                     error: anyhow!(err).context("the audit log failed verification"),
                     reported: false,
-                    limit: None,
                 })
             }
         },
@@ -264,4 +354,10 @@ pub(crate) fn audit(home: &Home, args: AuditArgs) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

@@ -339,6 +339,10 @@ pub(crate) enum TrustCommand {
         /// A name for the key, shown in reviews and usable in threshold rules
         #[arg(long)]
         label: Option<String>,
+        /// When the key stops counting: a date (2027-01-01, midnight UTC) or an RFC 3339 UTC time
+        /// (2027-01-01T12:00:00Z); ward and ward-sign both refuse its signatures from then on
+        #[arg(long, value_name = "DATE")]
+        expires: Option<String>,
     },
     /// List trusted keys
     List {
@@ -346,11 +350,15 @@ pub(crate) enum TrustCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Revoke a key; plugins that depend only on it are disabled
+    /// Revoke a key; every installed plugin whose current version no longer satisfies its rule
+    /// is disabled, and named
     Revoke {
         /// The key id (as shown by `ward trust list`)
         key_id: String,
     },
+    /// Authorize every installed plugin again under the trust store and policy.toml as they are
+    /// now (after editing a rule, for example); disables and names the ones that no longer pass
+    Check,
 }
 
 #[derive(Debug, Args)]

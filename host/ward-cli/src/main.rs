@@ -5,7 +5,6 @@ mod agents;
 mod cli;
 mod confirm_tty;
 mod describe;
-mod fetch;
 mod install;
 mod mcp;
 mod new;
@@ -35,8 +34,6 @@ pub(crate) struct Failure {
     error: anyhow::Error,
     /// Already reported (for example as JSON on stdout); only the status remains.
     reported: bool,
-    /// The limit a call reached, for the audit log.
-    limit: Option<&'static str>,
 }
 
 impl Failure {
@@ -45,7 +42,6 @@ impl Failure {
             code: EXIT_USAGE,
             error: error.into(),
             reported: false,
-            limit: None,
         }
     }
 
@@ -54,7 +50,6 @@ impl Failure {
             code: EXIT_PLUGIN,
             error: error.into(),
             reported: false,
-            limit: None,
         }
     }
 
@@ -63,7 +58,6 @@ impl Failure {
             code,
             error: anyhow::anyhow!("reported"),
             reported: true,
-            limit: None,
         }
     }
 }

@@ -35,27 +35,29 @@ pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// Prints `value` as one line of JSON on stdout.
+/// Prints `value` as one line of JSON on stdout. Bidi controls and line/paragraph separators
+/// are written as `\u` escapes (control characters already are), so that the line is inert for a
+/// person reading it and for a JavaScript consumer alike.
 pub(crate) fn print_json(value: &Value) -> anyhow::Result<()> {
+    let text = ward_policy::text::escape_json_text(&serde_json::to_string(value)?);
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, value)?;
-    writeln!(out)?;
+    writeln!(out, "{text}")?;
     out.flush()?;
     Ok(())
 }
 
 /// Prints a command's result for a person: a string as its text, anything else as JSON.
-/// Guest-controlled text is stripped of control and bidi characters when stdout is a terminal.
+/// Guest-controlled text is stripped of control characters (but newline and tab), bidi controls
+/// and line/paragraph separators whether stdout is a terminal or not: a pipe or a file is read by
+/// a person later (`less`, `cat`), so ESC sequences must not survive there either. `--json` is the
+/// form for machines.
 pub(crate) fn print_result(value: &Value, raw_program_output: bool) -> anyhow::Result<()> {
-    let terminal = std::io::stdout().is_terminal();
-    let mut text = match value {
+    let text = match value {
         Value::String(s) => s.clone(),
         Value::Null => return Ok(()),
         other => serde_json::to_string_pretty(other)?,
     };
-    if terminal {
-        text = ward_policy::text::sanitize(&text, true);
-    }
+    let text = ward_policy::text::sanitize(&text, true);
     let mut out = std::io::stdout().lock();
     if raw_program_output {
         out.write_all(text.as_bytes())?;

@@ -12,9 +12,10 @@ use ward_manifest::Manifest;
 use ward_signing::{PublicKey, SecretKey};
 use ward_store::{AuditAction, AuditEvent, Outcome, Proposal, ProposalState, Store};
 
-use crate::cli::{ApproveArgs, InstallArgs, PromoteArgs, ProposalsCommand, ProposeArgs};
-use crate::install::{Committed, Consent, install_bytes, open_store, paper_events};
+use crate::cli::{ApproveArgs, PromoteArgs, ProposalsCommand, ProposeArgs};
+use crate::install::{TerminalConsent, install_request, open_store, paper_events};
 use crate::{Failure, output, run};
+use ward_install::Committed;
 
 /// The operator's local signing key, under the data directory.
 const LOCAL_KEY_FILE: &str = "keys/local.key";
@@ -377,28 +378,22 @@ fn approve(home: &Home, policy: &OperatorPolicy, args: ApproveArgs) -> Result<()
     let signed = ward_signing::sign(&component, &key)
         .map_err(|e| Failure::plugin(anyhow!(e).context("cannot sign the proposal")))?;
     drop(store);
-    let install_args = InstallArgs {
-        source: format!("proposal {}", p.id),
-        yes: false,
-        allow_downgrade: false,
-        confirm: args.confirm.iter().cloned().collect(),
-        env: args.env.clone(),
-        dirs: args.dirs.clone(),
-    };
     let extra = if args.live {
         Vec::new()
     } else {
         vec![ward_call::paper_entry()]
     };
-    let committed = install_bytes(
-        home,
-        &signed,
-        &install_args,
-        Consent::ApprovedProposal {
-            phrase_typed: escalates,
-        },
-        &extra,
-    )?;
+    let request = ward_install::Request {
+        source: format!("proposal {}", p.id),
+        bytes: signed,
+        env: args.env.clone(),
+        dirs: args.dirs.clone(),
+        allow_downgrade: false,
+        extra_grants: extra,
+    };
+    let mut consent =
+        TerminalConsent::approved_proposal(escalates, args.confirm.iter().cloned().collect());
+    let committed = install_request(home, &request, &mut consent)?;
     let mut store = open_store(home, policy)?;
     store
         .proposal_decide(&p.id, ProposalState::Approved, None)

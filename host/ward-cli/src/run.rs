@@ -9,7 +9,7 @@ use crate::cli::{CallArgs, LimitArgs, RunArgs};
 use crate::output;
 use crate::{EXIT_PLUGIN, EXIT_USAGE, Failure};
 use ward_home::Home;
-use ward_runtime::{CallError, CommandKind, Grants, Limits, Runtime, RuntimeOptions};
+use ward_runtime::{CommandKind, Grants, Limits, Runtime, RuntimeOptions};
 
 /// Largest `--args` document read from stdin.
 const MAX_ARGS_BYTES: u64 = 16 * 1024 * 1024;
@@ -77,56 +77,100 @@ pub(crate) fn call(
     let plugin = runtime
         .load(name, bytes)
         .map_err(|e| Failure::usage(anyhow!(e).context(format!("cannot load {name}"))))?;
-    let command = plugin.command(&req.command).map_err(Failure::usage)?;
+    let command = match plugin.command(&req.command) {
+        Ok(c) => c,
+        Err(e) => return print_outcome(req.json, &Err(ward_call::Failure::Request(e))),
+    };
     let cli_program = matches!(command.kind, CommandKind::CliRun { .. });
     let args = req.args.as_deref().map(parse_args_json).transpose()?;
-    let request =
-        ward_values::call_request(command, args, &req.pairs, &req.argv).map_err(Failure::usage)?;
+    let request = match ward_values::call_request(command, args, &req.pairs, &req.argv) {
+        Ok(r) => r,
+        Err(e) => {
+            let failure =
+                ward_call::Failure::Request(ward_runtime::CallError::CliArgs(e.to_string()));
+            return print_outcome(req.json, &Err(failure));
+        }
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let outcome = rt.block_on(runtime.call(&plugin, &req.command, &request, limits, grants));
+    let outcome = match outcome {
+        Ok(call) => Ok(ward_call::Output {
+            call,
+            program: cli_program,
+        }),
+        Err(e) => Err(ward_call::Failure::Call(e)),
+    };
+    print_outcome(req.json, &outcome)
+}
+
+/// Kinds of failure that mean the request or ward itself was at fault (exit status 2) rather
+/// than the plugin being refused or failing (1). The same table decides for a call run here and
+/// one whose reply came from wardd.
+const USAGE_KINDS: &[&str] = &[
+    "invalid-arguments",
+    "unknown-command",
+    "not-installed",
+    "invalid-request",
+    "invalid-json",
+    "prepare-failed",
+    "load-failed",
+    "audit-unavailable",
+    "store-error",
+];
+
+/// The exit status of a failure of `kind`.
+pub(crate) fn exit_code(kind: &str) -> u8 {
+    if USAGE_KINDS.contains(&kind) {
+        EXIT_USAGE
+    } else {
+        EXIT_PLUGIN
+    }
+}
+
+/// Prints a call's outcome, standalone and through wardd alike: the result (as JSON with
+/// `--json`; a wasi:cli program's as it is), or the error (as `{"ok": false, "error": ...}` on
+/// stdout with `--json`, and always its message on stderr), with the exit status it implies.
+pub(crate) fn print_outcome(
+    json_out: bool,
+    outcome: &Result<ward_call::Output, ward_call::Failure>,
+) -> Result<(), Failure> {
     match outcome {
         Ok(out) => {
-            output::guest_streams(&out.stdout, &out.stderr);
+            output::guest_streams(&out.call.stdout, &out.call.stderr);
             print_finished(
-                req.json,
-                !out.is_err,
-                &out.result,
-                json!(out.fuel_consumed),
-                json!(out.duration.as_secs_f64() * 1000.0),
-                cli_program,
+                json_out,
+                !out.call.is_err,
+                &out.call.result,
+                json!(out.call.fuel_consumed),
+                json!(out.call.duration.as_secs_f64() * 1000.0),
+                out.program,
             )
         }
-        Err(err) => {
-            let code = match err {
-                CallError::Args(_) | CallError::CliArgs(_) | CallError::UnknownCommand { .. } => {
-                    EXIT_USAGE
-                }
-                _ => EXIT_PLUGIN,
-            };
-            if let CallError::Trap { stderr, .. } | CallError::Exit { stderr, .. } = &err
-                && !stderr.is_empty()
-            {
-                eprintln!("{}", output::indent_guest(stderr));
-            }
-            let limit = err.limit().map(|l| l.name());
-            let failure = if req.json {
-                output::print_json(&json!({ "ok": false, "error": error_json(&err) }))?;
-                eprintln!("error: {err}");
-                Failure::reported(code)
-            } else {
-                Failure {
-                    code,
-                    error: anyhow!(err),
-                    reported: false,
-                    limit: None,
-                }
-            };
-            Err(Failure { limit, ..failure })
-        }
+        Err(failure) => print_error(json_out, failure.error_object(), failure.guest_stderr()),
     }
+}
+
+/// Prints a failure's error object (`kind`, `message`, and `limit`/`value`/`code`/`confirmation`
+/// where they apply) and returns the exit status it implies.
+pub(crate) fn print_error(
+    json_out: bool,
+    error: Value,
+    guest_stderr: Option<&str>,
+) -> Result<(), Failure> {
+    let kind = error["kind"].as_str().unwrap_or("error").to_owned();
+    let message = ward_policy::text::sanitize(error["message"].as_str().unwrap_or("failed"), false);
+    if let Some(stderr) = guest_stderr.filter(|s| !s.is_empty()) {
+        eprintln!("{}", output::indent_guest(stderr));
+    }
+    let code = exit_code(&kind);
+    if json_out {
+        output::print_json(&json!({ "ok": false, "error": error }))?;
+    }
+    eprintln!("error: {message}");
+    Err(Failure::reported(code))
 }
 
 /// Prints a finished call's result (as JSON with `--json`; a wasi:cli program's as it is) and
@@ -154,30 +198,6 @@ pub(crate) fn print_finished(
     } else {
         Err(Failure::reported(EXIT_PLUGIN))
     }
-}
-
-/// The machine-readable form of a call error.
-fn error_json(err: &CallError) -> Value {
-    let kind = match err {
-        CallError::UnknownCommand { .. } => "unknown-command",
-        CallError::Unsupported { .. } => "unsupported",
-        CallError::Args(_) | CallError::CliArgs(_) => "arguments",
-        CallError::Limit(_) => "limit",
-        CallError::Trap { .. } => "trap",
-        CallError::Exit { .. } => "exit",
-        CallError::Instantiate(_) => "instantiate",
-        CallError::Grant(_) => "grant",
-        CallError::ConfirmPending(_) => "confirmation-pending",
-    };
-    let mut obj = json!({ "kind": kind, "message": err.to_string() });
-    if let CallError::Limit(limit) = err {
-        obj["limit"] = json!(limit.limit.name());
-        obj["value"] = json!(limit.value);
-    }
-    if let CallError::Exit { code, .. } = err {
-        obj["code"] = json!(code);
-    }
-    obj
 }
 
 pub(crate) fn parse_args_json(text: &str) -> Result<Value, Failure> {

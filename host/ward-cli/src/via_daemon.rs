@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use ward_home::Home;
 
 use crate::cli::RunInstalledArgs;
-use crate::{EXIT_PLUGIN, EXIT_USAGE, Failure, output, run};
+use crate::{Failure, output, run};
 
 /// Runs `args` through the daemon. `Ok(None)` means no daemon took the call (none is listening,
 /// or the plugin needs this terminal): nothing ran, and the caller runs it standalone.
@@ -89,34 +89,18 @@ fn print(json_out: bool, status: hyper::StatusCode, reply: &Value) -> Result<(),
             reply["program"] == true,
         );
     }
-    let error = &reply["error"];
-    let kind = error["kind"].as_str().unwrap_or("error");
-    let message = ward_policy::text::sanitize(
-        error["message"].as_str().unwrap_or("wardd gave no reason"),
-        false,
-    );
-    if let Some(stderr) = error["stderr"].as_str().filter(|s| !s.is_empty()) {
-        eprintln!("{}", output::indent_guest(stderr));
-    }
-    let code = match kind {
-        "invalid-arguments" | "unknown-command" | "not-installed" | "invalid-request" => EXIT_USAGE,
-        _ => EXIT_PLUGIN,
+    let error = reply["error"].clone();
+    let error = if error.is_object() {
+        error
+    } else {
+        json!({ "kind": "error", "message": format!("wardd answered {status} without a reason") })
     };
-    if json_out {
-        let mut e = json!({ "kind": kind, "message": message });
-        for key in ["limit", "value", "code"] {
-            if !error[key].is_null() {
-                e[key] = error[key].clone();
-            }
-        }
-        output::print_json(&json!({ "ok": false, "error": e }))?;
-        eprintln!("error: {message}");
-        return Err(Failure::reported(code));
+    let stderr = error["stderr"].as_str().map(str::to_owned);
+    let mut shown = error;
+    if let Some(obj) = shown.as_object_mut() {
+        // The guest's stderr is shown on stderr, as a standalone run shows it; the error object
+        // is the one a standalone run prints.
+        obj.remove("stderr");
     }
-    Err(Failure {
-        code,
-        error: anyhow!("{message}"),
-        reported: false,
-        limit: None,
-    })
+    run::print_error(json_out, shown, stderr.as_deref())
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::{Value, json};
-use ward_store::{BlobDigest, InstallRecord, NewConfirmation, Store};
+use ward_store::{NewConfirmation, Store};
 
 const NAME: &str = "example:hello";
 
@@ -25,22 +25,8 @@ fn home() -> Home {
 
 /// Installs the component at `wasm` as `name`, with nothing granted.
 fn install(home: &Path, name: &str, wasm: &str) {
-    let bytes = std::fs::read(wasm).unwrap();
-    let mut store = Store::open(home).unwrap();
-    let blob = store.put_blob(&bytes).unwrap();
-    store
-        .install(&InstallRecord {
-            name: name.into(),
-            version: "0.1.0".into(),
-            digest: format!("sha256:{}", BlobDigest::of(&bytes)),
-            blob,
-            manifest_toml: format!("name = \"{name}\"\nversion = \"0.1.0\"\ndescription = \"t\"\n"),
-            signers: json!([]),
-            grants: json!([]),
-            summary: String::new(),
-            allow_downgrade: false,
-        })
-        .unwrap();
+    let manifest = format!("name = \"{name}\"\nversion = \"0.1.0\"\ndescription = \"t\"\n");
+    ward_testkit::install::install_signed(home, wasm, &manifest, json!([]));
 }
 
 fn ward(home: &Path) -> Command {

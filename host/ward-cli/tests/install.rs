@@ -1382,3 +1382,701 @@ fn first_install_keeps_yes_with_preapproval() {
         .success()
         .stderr(predicate::str::contains("grant example:hello").not());
 }
+
+// Security depth (issue 12): authority re-derived at every load, grants that never reach ward
+// itself, inert output, truthful errors.
+
+impl Env {
+    /// Trusts `key` for `example:*` with `label` (and `--expires` when given).
+    fn trust(&self, key: &SecretKey, label: &str, expires: Option<&str>) {
+        let file = self.root.join(format!("{label}.pub"));
+        std::fs::write(&file, key.public_key().to_openssh()).unwrap();
+        let mut args = vec![
+            "trust",
+            "add",
+            file.to_str().unwrap(),
+            "--scope",
+            "example:*",
+            "--label",
+            label,
+        ];
+        if let Some(e) = expires {
+            args.extend(["--expires", e]);
+        }
+        self.ward().args(&args).assert().success();
+    }
+
+    fn revoke(&self, key: &SecretKey) -> assert_cmd::assert::Assert {
+        self.ward()
+            .args(["trust", "revoke", &key.public_key().key_id().to_string()])
+            .assert()
+    }
+
+    /// `component` packed with `manifest` and signed by every key in `keys`.
+    fn signed_by(
+        &self,
+        keys: &[&SecretKey],
+        component: &str,
+        manifest: &str,
+        file: &str,
+    ) -> PathBuf {
+        let bytes = std::fs::read(component).unwrap();
+        let mut signed = ward_manifest::embed(&bytes, manifest.as_bytes()).unwrap();
+        for key in keys {
+            signed = ward_signing::sign(&signed, key).unwrap();
+        }
+        let path = self.root.join(file);
+        std::fs::write(&path, signed).unwrap();
+        path
+    }
+
+    fn enabled(&self, name: &str) -> bool {
+        self.list()
+            .iter()
+            .find(|p| p["name"] == name)
+            .is_some_and(|p| p["enabled"] == true)
+    }
+}
+
+#[test]
+fn rollback_to_a_version_signed_by_a_revoked_key_is_refused() {
+    let env = Env::new();
+    let old_key = SecretKey::generate().unwrap();
+    env.trust(&old_key, "old-publisher", None);
+    let v1 = env.signed_with(
+        &old_key,
+        ward_fixtures::HELLO,
+        &hello_manifest("1.0.0", ""),
+        "v1.wasm",
+    );
+    let v2 = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("1.1.0", ""),
+        "v2.wasm",
+    );
+    env.install(&v1).success();
+    env.install(&v2).success();
+    env.revoke(&old_key).success();
+    // 1.1.0, signed by the publisher's key, still runs; 1.0.0 may no longer become current.
+    env.ward()
+        .args(["rollback", "example:hello"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("refusing example:hello 1.0.0")
+                .and(predicate::str::contains("revoked")),
+        );
+    assert_eq!(env.version_of("example:hello").as_deref(), Some("1.1.0"));
+    env.ward()
+        .args(["run", "example:hello", "greet", "name=Ada"])
+        .assert()
+        .success();
+    assert_eq!(
+        env.denials().last().map(String::as_str),
+        Some("unauthorized")
+    );
+    env.audit_verifies();
+}
+
+#[test]
+fn enabling_a_version_signed_only_by_a_revoked_key_is_refused() {
+    let env = Env::new();
+    let key = SecretKey::generate().unwrap();
+    env.trust(&key, "other", None);
+    let v1 = env.signed_with(
+        &key,
+        ward_fixtures::HELLO,
+        &hello_manifest("1.0.0", ""),
+        "v1.wasm",
+    );
+    env.install(&v1).success();
+    env.revoke(&key)
+        .success()
+        .stderr(predicate::str::contains("disabled example:hello"));
+    assert!(!env.enabled("example:hello"));
+    env.ward()
+        .args(["enable", "example:hello"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("the trust policy is not met"));
+    assert!(!env.enabled("example:hello"));
+    env.ward()
+        .args(["run", "example:hello", "greet", "name=Ada"])
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn revoking_one_of_two_threshold_keys_disables_the_plugin() {
+    let env = Env::new();
+    let ci = SecretKey::generate().unwrap();
+    env.trust(&ci, "ci", None);
+    std::fs::write(
+        env.home().join("policy.toml"),
+        "[[rule]]\nnamespace = \"example:*\"\nthreshold = 2\n",
+    )
+    .unwrap();
+    let v1 = env.signed_by(
+        &[&env.key, &ci],
+        ward_fixtures::HELLO,
+        &hello_manifest("1.0.0", ""),
+        "v1.wasm",
+    );
+    env.install(&v1).success();
+    env.ward()
+        .args(["run", "example:hello", "greet", "name=Ada"])
+        .assert()
+        .success();
+    // The publisher's key alone still signed it, but the rule needs two.
+    env.revoke(&ci).success().stderr(
+        predicate::str::contains("disabled example:hello 1.0.0")
+            .and(predicate::str::contains("needs 2 distinct trusted keys")),
+    );
+    assert!(!env.enabled("example:hello"));
+    env.ward()
+        .args(["run", "example:hello", "greet", "name=Ada"])
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn a_rule_raised_in_policy_toml_stops_the_next_run() {
+    let env = Env::new();
+    let v1 = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("1.0.0", ""),
+        "v1.wasm",
+    );
+    env.install(&v1).success();
+    std::fs::write(
+        env.home().join("policy.toml"),
+        "[[rule]]\nnamespace = \"example:*\"\nthreshold = 2\n",
+    )
+    .unwrap();
+    let out = env
+        .ward()
+        .args(["run", "example:hello", "greet", "name=Ada", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reply["error"]["kind"], "unauthorized", "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("needs 2 distinct trusted keys"),
+        "{reply}"
+    );
+    env.ward()
+        .args(["trust", "check"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("disabled example:hello 1.0.0"));
+    assert!(!env.enabled("example:hello"));
+}
+
+#[test]
+fn an_expired_key_counts_for_nothing_at_install_and_at_run() {
+    let env = Env::new();
+    let key = SecretKey::generate().unwrap();
+    env.trust(&key, "short-lived", Some("2001-01-01"));
+    let v1 = env.signed_with(
+        &key,
+        ward_fixtures::HELLO,
+        &hello_manifest("1.0.0", ""),
+        "v1.wasm",
+    );
+    env.install(&v1)
+        .code(1)
+        .stderr(predicate::str::contains("expired"));
+    let list = env.ward().args(["trust", "list"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&list.stdout).contains("EXPIRED 2001-01-01T00:00:00Z"),
+        "{}",
+        String::from_utf8_lossy(&list.stdout)
+    );
+    // Installed while the key was valid, then its entry replaced by one that expired.
+    let key2 = SecretKey::generate().unwrap();
+    env.trust(&key2, "rotating", None);
+    let v = env.signed_with(
+        &key2,
+        ward_fixtures::HELLO,
+        &hello_manifest("1.0.0", ""),
+        "v.wasm",
+    );
+    env.install(&v).success();
+    env.revoke(&key2).success();
+    env.trust(&key2, "rotating", Some("2001-01-01"));
+    env.ward()
+        .args(["enable", "example:hello"])
+        .assert()
+        .code(1);
+    let out = env
+        .ward()
+        .args(["run", "example:hello", "greet", "name=Ada", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    env.ward()
+        .args([
+            "trust",
+            "add",
+            "x.pub",
+            "--scope",
+            "example:*",
+            "--expires",
+            "someday",
+        ])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn a_downgrade_after_uninstall_still_needs_the_phrase() {
+    let env = Env::new();
+    let v2 = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("1.1.0", ""),
+        "v2.wasm",
+    );
+    let v1 = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("1.0.0", ""),
+        "v1.wasm",
+    );
+    env.install(&v2).success();
+    env.ward()
+        .args(["uninstall", "example:hello"])
+        .assert()
+        .success();
+    env.install_with(&v1, &["--yes", "--allow-downgrade"])
+        .code(1)
+        .stderr(predicate::str::contains("downgrade example:hello to 1.0.0"));
+    env.install_with(
+        &v1,
+        &[
+            "--yes",
+            "--allow-downgrade",
+            "--confirm",
+            "downgrade example:hello to 1.0.0",
+        ],
+    )
+    .success();
+    // Only --purge forgets the floor.
+    env.ward()
+        .args(["uninstall", "example:hello", "--purge"])
+        .assert()
+        .success();
+    env.install(&v1).success();
+}
+
+#[test]
+fn a_release_after_a_revoked_keys_huge_version_installs_normally() {
+    let env = Env::new();
+    let stolen = SecretKey::generate().unwrap();
+    env.trust(&stolen, "stolen", None);
+    let v1 = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("1.0.0", ""),
+        "v1.wasm",
+    );
+    let huge = env.signed_with(
+        &stolen,
+        ward_fixtures::HELLO,
+        &hello_manifest("99.0.0", ""),
+        "huge.wasm",
+    );
+    env.install(&v1).success();
+    env.install(&huge).success();
+    env.revoke(&stolen).success();
+    let real = env.signed(
+        ward_fixtures::HELLO,
+        &hello_manifest("1.2.0", ""),
+        "real.wasm",
+    );
+    env.install(&real).success();
+    assert_eq!(env.version_of("example:hello").as_deref(), Some("1.2.0"));
+    assert_eq!(env.inspect("example:hello")["highest_version"], "1.2.0");
+}
+
+#[test]
+fn dir_grant_containing_the_data_directory_is_refused() {
+    let env = Env::new();
+    std::fs::write(
+        env.home().join("policy.toml"),
+        "[[preapprove]]\nplugin = \"example:*\"\ncapabilities = [\"kv\", \"writable-paths\"]\n",
+    )
+    .unwrap();
+    let signed = env.signed(
+        ward_fixtures::NOTES,
+        &notes_manifest("example:notes", "64KiB"),
+        "n.wasm",
+    );
+    let link = env.root.join("link-to-home");
+    std::os::unix::fs::symlink(env.home(), &link).unwrap();
+    let inside = env.home().join("cache");
+    for dir in [env.root.clone(), env.home(), inside, link] {
+        env.ward()
+            .args([
+                "install",
+                signed.to_str().unwrap(),
+                "--yes",
+                "--dir",
+                &format!("/notes={}", dir.display()),
+            ])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("ward's data directory"));
+    }
+    assert!(env.list().is_empty());
+    assert!(env.denials().iter().all(|r| r == "grant-reaches-ward"));
+}
+
+#[test]
+fn a_granted_directory_replaced_by_a_link_into_the_home_is_refused_at_run() {
+    let env = Env::new();
+    let dir = env.root.join("notes-out");
+    std::fs::create_dir(&dir).unwrap();
+    install_notes(&env, "example:notes", "64KiB", &dir);
+    std::fs::remove_dir(&dir).unwrap();
+    std::os::unix::fs::symlink(env.home(), &dir).unwrap();
+    let out = env
+        .ward()
+        .args(["run", "example:notes", "export-note", "title=x", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reply["error"]["kind"], "grant-reaches-ward", "{reply}");
+}
+
+#[test]
+fn typed_result_on_a_pipe_is_inert() {
+    let env = Env::new();
+    std::fs::write(
+        env.home().join("policy.toml"),
+        "[[preapprove]]\nplugin = \"example:*\"\ncapabilities = [\"http\"]\n",
+    )
+    .unwrap();
+    let manifest = "name = \"example:hostile\"\nversion = \"1.0.0\"\ndescription = \"x\"\n\
+         [capabilities]\nnetwork = [{ url = \"http://127.0.0.1:9\", methods = [\"GET\"] }]\n";
+    let signed = env.signed(ward_fixtures::HOSTILE, manifest, "h.wasm");
+    env.install(&signed).success();
+    let evil = "clear\u{1b}[2J title\u{1b}]0;pwned\u{7} clip\u{1b}]52;c;ZXZpbA==\u{7} \u{202e}desrever \u{2028}sep \u{9b}csi";
+    // stdout is a pipe here: the text is still made inert.
+    let out = env
+        .ward()
+        .args([
+            "run",
+            "example:hostile",
+            "echo-everywhere",
+            &format!("text={evil}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for bad in ['\u{1b}', '\u{7}', '\u{202e}', '\u{2028}', '\u{9b}'] {
+        assert!(!text.contains(bad), "{bad:?} in {text:?}");
+        assert!(!String::from_utf8_lossy(&out.stderr).contains(bad));
+    }
+    assert!(text.contains("desrever"), "{text}");
+    // --json escapes what a parser keeps: control characters (by JSON itself), bidi and
+    // separators (by ward).
+    let out = env
+        .ward()
+        .args([
+            "run",
+            "example:hostile",
+            "echo-everywhere",
+            &format!("text={evil}"),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let line = String::from_utf8(out.stdout).unwrap();
+    for bad in ['\u{1b}', '\u{7}', '\u{202e}', '\u{2028}', '\u{9b}'] {
+        assert!(!line.contains(bad), "{bad:?} in {line:?}");
+    }
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["result"], evil);
+}
+
+#[test]
+fn a_trust_label_with_control_characters_is_refused() {
+    let env = Env::new();
+    let key = SecretKey::generate().unwrap();
+    let file = env.root.join("k.pub");
+    std::fs::write(&file, key.public_key().to_openssh()).unwrap();
+    for label in ["evil\u{1b}[2J", "rtl\u{202e}lbl", "two\u{2028}lines"] {
+        env.ward()
+            .args([
+                "trust",
+                "add",
+                file.to_str().unwrap(),
+                "--scope",
+                "example:*",
+                "--label",
+                label,
+            ])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("control or formatting character"));
+    }
+}
+
+#[test]
+fn install_of_a_fifo_is_refused_at_once() {
+    let env = Env::new();
+    let fifo = env.root.join("plugin.wasm");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Nothing writes to the FIFO: a blocking open would hang here (the test harness times out).
+    env.ward()
+        .args(["install", fifo.to_str().unwrap(), "--yes"])
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("a FIFO"));
+    env.ward()
+        .args(["install", env.root.to_str().unwrap(), "--yes"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("a directory"));
+}
+
+#[test]
+fn install_rows_record_the_capability_kinds() {
+    let env = Env::new();
+    std::fs::write(
+        env.home().join("policy.toml"),
+        "[[preapprove]]\nplugin = \"example:*\"\ncapabilities = [\"kv\", \"writable-paths\"]\n",
+    )
+    .unwrap();
+    let dir = env.root.join("out");
+    std::fs::create_dir(&dir).unwrap();
+    install_notes(&env, "example:notes", "64KiB", &dir);
+    let out = env.ward().args(["audit", "--json"]).output().unwrap();
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let install = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["action"] == "install")
+        .unwrap();
+    assert_eq!(
+        install["detail"]["capabilities"],
+        serde_json::json!(["kv", "writable-paths"]),
+        "{install}"
+    );
+}
+
+/// A tmpfs mounted for one test (ward's data directory on a small file system that can be filled
+/// or made read-only); unmounted on drop. The tests that use it run as root, as CI does.
+struct Mount(PathBuf);
+
+impl Mount {
+    fn tmpfs(at: &Path, size: &str) -> Mount {
+        std::fs::create_dir_all(at).unwrap();
+        let status = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(at)
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot mount a tmpfs at {}", at.display());
+        Mount(at.to_owned())
+    }
+
+    fn remount(&self, opts: &str) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,{opts}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Fills the file system; returns the filler's path.
+    fn fill(&self) -> PathBuf {
+        let path = self.0.join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let block = vec![0u8; 1 << 20];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.sync_all();
+        path
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// An Env whose data directory is a fresh tmpfs of `size`, with hostile installed and granted one
+/// loopback server whose requests are counted.
+fn env_on_tmpfs(
+    size: &str,
+) -> (
+    Env,
+    Mount,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    String,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_owned();
+    let mount = Mount::tmpfs(&root.join("home"), size);
+    let env = Env {
+        _dir: dir,
+        root,
+        key: SecretKey::generate().unwrap(),
+    };
+    env.trust(&env.key, "publisher", None);
+    std::fs::write(
+        env.home().join("policy.toml"),
+        "[[preapprove]]\nplugin = \"example:*\"\ncapabilities = [\"http\"]\n",
+    )
+    .unwrap();
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let url = serve(move |s| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let _ = write!(
+            s,
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
+        );
+    });
+    let manifest = format!(
+        "name = \"example:hostile\"\nversion = \"1.0.0\"\ndescription = \"x\"\n\
+         [capabilities]\nnetwork = [{{ url = \"{url}\", methods = [\"GET\"] }}]\n"
+    );
+    let signed = env.signed(ward_fixtures::HOSTILE, &manifest, "h.wasm");
+    env.install(&signed).success();
+    (
+        env,
+        mount,
+        hits,
+        url.trim_start_matches("http://").to_owned(),
+    )
+}
+
+#[test]
+fn full_disk_refuses_the_call_before_guest_code() {
+    use std::sync::atomic::Ordering;
+    let (env, mount, hits, authority) = env_on_tmpfs("48m");
+    let fetch = |env: &Env| {
+        env.ward()
+            .args([
+                "run",
+                "example:hostile",
+                "http-fetch",
+                &format!("authority={authority}"),
+                "path=/",
+                "--standalone",
+                "--json",
+            ])
+            .output()
+            .unwrap()
+    };
+    let filler = mount.fill();
+    let out = fetch(&env);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reply: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reply["error"]["kind"], "audit-unavailable", "{reply}");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "a request left before its audit row"
+    );
+    // With the space back, the same call runs: the refusal above was the full disk's.
+    std::fs::remove_file(filler).unwrap();
+    let out = fetch(&env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    env.audit_verifies();
+}
+
+#[test]
+fn read_only_data_directory_refuses_the_call_before_guest_code() {
+    use std::sync::atomic::Ordering;
+    let (env, mount, hits, authority) = env_on_tmpfs("48m");
+    mount.remount("ro");
+    let out = env
+        .ward()
+        .args([
+            "run",
+            "example:hostile",
+            "http-fetch",
+            &format!("authority={authority}"),
+            "path=/",
+            "--standalone",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+    mount.remount("rw");
+}
+
+#[test]
+fn egress_refusals_are_in_the_calls_audit_row() {
+    let env = Env::new();
+    std::fs::write(
+        env.home().join("policy.toml"),
+        "[[preapprove]]\nplugin = \"example:*\"\ncapabilities = [\"http\"]\n",
+    )
+    .unwrap();
+    // Granted one loopback host; http-get asks for another one.
+    let manifest = "name = \"example:hostile\"\nversion = \"1.0.0\"\ndescription = \"x\"\n\
+         [capabilities]\nnetwork = [{ url = \"http://127.0.0.1:9\", methods = [\"GET\"] }]\n";
+    let signed = env.signed(ward_fixtures::HOSTILE, manifest, "h.wasm");
+    env.install(&signed).success();
+    let refused = run_json(&env, &["example:hostile", "http-get"]);
+    assert!(refused.get("err").is_some(), "{refused}");
+    let out = env.ward().args(["audit", "--json"]).output().unwrap();
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|r| r["action"] == "run")
+        .unwrap();
+    assert_eq!(run["detail"]["egress_denied"], 1, "{run}");
+    assert_eq!(
+        run["detail"]["egress_reasons"],
+        serde_json::json!(["not-granted"]),
+        "{run}"
+    );
+}

@@ -14,7 +14,7 @@ use std::time::Duration;
 use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::{Value, json};
-use ward_store::{BlobDigest, InstallRecord, NewToken, Store};
+use ward_store::{NewToken, Store};
 
 const HELLO: &str = "example:hello";
 /// HELLO installed under another name with `greet` marked `confirm` in its manifest.
@@ -125,24 +125,10 @@ struct Env {
 }
 
 fn install(home: &Path, name: &str, extra_manifest: &str) {
-    let bytes = std::fs::read(ward_fixtures::HELLO).unwrap();
-    let mut store = Store::open(home).unwrap();
-    let blob = store.put_blob(&bytes).unwrap();
-    store
-        .install(&InstallRecord {
-            name: name.into(),
-            version: "0.1.0".into(),
-            digest: format!("sha256:{}", BlobDigest::of(&bytes)),
-            blob,
-            manifest_toml: format!(
-                "name = \"{name}\"\nversion = \"0.1.0\"\ndescription = \"test\"\n{extra_manifest}\n[limits]\ntimeout = \"2s\"\n"
-            ),
-            signers: json!([]),
-            grants: json!([]),
-            summary: String::new(),
-            allow_downgrade: false,
-        })
-        .unwrap();
+    let manifest = format!(
+        "name = \"{name}\"\nversion = \"0.1.0\"\ndescription = \"test\"\n{extra_manifest}\n[limits]\ntimeout = \"2s\"\n"
+    );
+    ward_testkit::install::install_signed(home, ward_fixtures::HELLO, &manifest, json!([]));
 }
 
 fn env() -> Env {
@@ -379,6 +365,17 @@ async fn token_scoped_to_one_command_sees_only_that_tool() {
             "unknown tool example_hello__divide: it is not a command this agent token may run"
         ),
         "{err}"
+    );
+    // The out-of-scope call was refused by the daemon and audited there (issue 12).
+    let rows = Store::open(&e.home)
+        .unwrap()
+        .audit_list(ward_store::AuditQuery::default())
+        .unwrap();
+    assert!(
+        rows.iter().any(|r| r.action == "deny"
+            && r.detail["reason"] == "out-of-scope"
+            && r.plugin.as_deref() == Some("example_hello__divide")),
+        "{rows:?}"
     );
     d.shutdown().await;
 }

@@ -2,7 +2,7 @@
 //! (operator socket only). Every request ends with an audit row that is durable before the reply.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -11,19 +11,10 @@ use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use ward_store::{
-    AgentToken, AuditAction, AuditEvent, ConfirmState, NewConfirmation, NewToken, Outcome,
-    TokenCheck, UsageDelta,
-};
+use ward_store::{AgentToken, AuditAction, AuditEvent, NewToken, Outcome, TokenCheck, UsageDelta};
 
 use crate::Ctx;
 use crate::config::Socket;
-use crate::gates::{DailyCap, Refusal};
-
-/// Longest argument value shown in a confirmation summary, in bytes.
-///
-/// Threat: a huge argument pushing the rest of the summary out of the operator's sight.
-const MAX_SUMMARY_ARG_BYTES: usize = 48;
 
 /// A reply: status and JSON body.
 pub(crate) struct Reply {
@@ -32,6 +23,10 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
+    pub(crate) fn new(status: StatusCode, body: Value) -> Reply {
+        Reply { status, body }
+    }
+
     fn ok(body: Value) -> Reply {
         Reply {
             status: StatusCode::OK,
@@ -321,182 +316,63 @@ struct RunRequest {
     args: Value,
 }
 
-/// The prepared, loaded plugin a request is about.
-pub(crate) struct Loaded {
-    prepared: ward_call::Prepared,
-    plugin: Arc<ward_runtime::Plugin>,
-}
-
-/// What a cached [`Loaded`] was prepared from: the registry generation read before preparing it.
-/// It is reused only while the generation is unchanged, i.e. while no version, enablement or grant
-/// of any plugin changed since (`Store::registry_generation`).
-pub(crate) struct CacheKey {
-    generation: u64,
-}
-
-fn load(ctx: &Ctx, name: &str, rec: &mut Record) -> Result<Arc<Loaded>, Reply> {
-    rec.event.plugin = Some(name.to_owned());
-    // Reuse what `ward_call::prepare` produced while the registry is unchanged. The generation is
-    // read before preparing, so a change racing with it only makes the entry stale sooner.
-    // Plugins with secrets or in paper mode are prepared afresh on every call.
-    let generation = ctx.stores.with(|s| s.registry_generation()).ok();
-    if let Some(generation) = generation {
-        let cache = ctx.prepared.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((k, loaded)) = cache.get(name)
-            && k.generation == generation
-        {
-            rec.event.digest = Some(loaded.prepared.digest.clone());
-            return Ok(loaded.clone());
+/// The current operator policy, re-read when `policy.toml` changed; a policy that became invalid
+/// refuses every call until it is fixed (fail closed).
+fn current_policy(ctx: &Ctx, rec: &mut Record) -> Result<Arc<ward_home::OperatorPolicy>, Reply> {
+    match ctx.policy.current() {
+        Ok((policy, changed)) => {
+            if changed {
+                crate::reauthorize(ctx, &policy);
+            }
+            Ok(policy)
+        }
+        Err(e) => {
+            tracing::error!("the policy file cannot be used: {e}");
+            rec.event.outcome = Outcome::Error;
+            rec.event.detail.reason = Some("policy-invalid");
+            Err(Reply::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "policy-invalid",
+                "the operator's policy.toml cannot be used; every call is refused until it is fixed",
+            ))
         }
     }
-    let prepared = ctx
-        .stores
-        .with(|s| ward_call::prepare(&ctx.home, &ctx.policy, s, name));
-    let prepared = match prepared {
+}
+
+/// Runs `request` through the call pipeline with `gates`, records the outcome's rows with the
+/// request's (who asked, through what) and answers.
+async fn run_call<G: ward_call::Gates>(
+    ctx: &Arc<Ctx>,
+    request: ward_call::CallRequest,
+    gates: &mut G,
+    rec: &mut Record,
+    raw_streams: bool,
+) -> Reply {
+    let policy = match current_policy(ctx, rec) {
         Ok(p) => p,
-        Err(e) => {
-            ctx.prepared
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(name);
-            if let Some((reason, digest)) = e.audit_denial() {
-                rec.event.digest = Some(digest.to_owned());
-                return Err(denied(rec, StatusCode::FORBIDDEN, reason, e.to_string()));
-            }
-            return Err(match e {
-                ward_call::ExecError::NotInstalled { .. } => {
-                    denied(rec, StatusCode::NOT_FOUND, "not-installed", e.to_string())
-                }
-                other => {
-                    tracing::error!("cannot prepare {name}: {other}");
-                    rec.event.outcome = Outcome::Error;
-                    rec.event.detail.reason = Some("prepare-failed");
-                    Reply::error(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "prepare-failed",
-                        "the plugin cannot be prepared; see the daemon's log",
-                    )
-                }
-            });
-        }
+        Err(r) => return r,
     };
-    rec.event.digest = Some(prepared.digest.clone());
-    let plugin = match ctx.runtime.load(name, &prepared.component) {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::error!("cannot load {name}: {e}");
-            rec.event.outcome = Outcome::Error;
-            rec.event.detail.reason = Some("load-failed");
-            return Err(Reply::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "load-failed",
-                "the plugin cannot be loaded; see the daemon's log",
-            ));
-        }
-    };
-    ctx.stats
-        .loaded
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(name.to_owned(), prepared.digest.clone());
-    // A paper-mode plugin is prepared per call, so that each call's record of held-back
-    // requests is its own.
-    let cacheable = prepared.manifest.capabilities.secrets.is_empty() && prepared.paper.is_none();
-    let loaded = Arc::new(Loaded { prepared, plugin });
-    if let (true, Some(generation)) = (cacheable, generation) {
-        ctx.prepared
+    let pipeline = crate::call::pipeline(ctx, &policy);
+    let mut finished = pipeline.run(&ctx.stores, gates, &request).await;
+    if let Some(loaded) = &finished.loaded {
+        ctx.stats
+            .loaded
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_owned(), (CacheKey { generation }, loaded.clone()));
+            .insert(loaded.prepared.name.clone(), loaded.prepared.digest.clone());
     }
-    Ok(loaded)
-}
-
-fn needs_confirm(ctx: &Ctx, loaded: &Loaded, name: &str, command: &str) -> bool {
-    loaded
-        .prepared
-        .manifest
-        .commands
-        .get(command)
-        .is_some_and(|c| c.confirm)
-        || ctx
-            .config
-            .plugins
-            .get(name)
-            .is_some_and(|g| g.confirm.iter().any(|c| c == command))
-}
-
-/// JSON with object keys sorted at every level, so equal values hash equally.
-fn canonical(v: &Value) -> String {
-    fn sorted(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                let mut out = serde_json::Map::new();
-                for k in keys {
-                    out.insert(k.clone(), sorted(&m[k]));
-                }
-                Value::Object(out)
-            }
-            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
-            other => other.clone(),
-        }
+    if let Err(f) = &finished.outcome
+        && f.is_host_error()
+    {
+        tracing::error!("cannot serve {}: {}", request.plugin, ward_call::chain(f));
     }
-    // serde_json keeps insertion order only with `preserve_order`; either way the keys were
-    // inserted sorted.
-    sorted(v).to_string()
-}
-
-/// SHA-256 of the exact action: token, plugin, digest, command and arguments.
-fn action_hash(token: &str, plugin: &str, digest: &str, command: &str, args: &Value) -> String {
-    use sha2::Digest as _;
-    let text = canonical(&json!({
-        "token": token, "plugin": plugin, "digest": digest, "command": command, "args": args,
-    }));
-    hex::encode(sha2::Sha256::digest(text.as_bytes()))
-}
-
-/// A short, sanitized form of each argument: `name=value`.
-pub(crate) fn arg_parts(args: &Value) -> Vec<String> {
-    let mut parts = Vec::new();
-    match args {
-        Value::Object(m) => {
-            for (k, v) in m {
-                parts.push(format!(
-                    "{k}={}",
-                    ward_policy::text::sanitize_line(&v.to_string(), MAX_SUMMARY_ARG_BYTES)
-                ));
-            }
-        }
-        Value::Null => {}
-        other => parts.push(ward_policy::text::sanitize_line(
-            &other.to_string(),
-            MAX_SUMMARY_ARG_BYTES,
-        )),
-    }
-    parts
-}
-
-/// One sanitized line: plugin, command, a short form of each argument, capabilities in play.
-fn summary(name: &str, command: &str, args: &Value, manifest: &ward_manifest::Manifest) -> String {
-    let parts = arg_parts(args);
-    let caps: Vec<String> = manifest
-        .capability_kinds()
-        .iter()
-        .filter_map(|c| serde_json::to_value(c).ok())
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect();
-    let caps = if caps.is_empty() {
-        "none".to_owned()
-    } else {
-        caps.join(", ")
-    };
-    let line = format!(
-        "{name} {command}({}) capabilities: {caps}",
-        parts.join(", ")
-    );
-    ward_policy::text::sanitize_line(&line, ward_store::MAX_SUMMARY_BYTES - 4)
+    let reply = crate::call::reply(&finished, raw_streams);
+    finished.stamp(rec.event.actor.clone(), rec.event.detail.token.clone());
+    finished.event.detail.endpoint = rec.event.detail.endpoint;
+    rec.event = finished.event;
+    rec.extra = finished.extra;
+    rec.usage = finished.usage;
+    reply
 }
 
 async fn run(ctx: &Arc<Ctx>, token: &AgentToken, body: &[u8], rec: &mut Record) -> Reply {
@@ -504,430 +380,32 @@ async fn run(ctx: &Arc<Ctx>, token: &AgentToken, body: &[u8], rec: &mut Record) 
         Ok(r) => r,
         Err(r) => return r,
     };
-    rec.event.plugin = Some(req.plugin.clone()).filter(|p| ward_store_ident_ok(p));
-    rec.event.detail.command = Some(req.command.clone()).filter(|c| ward_store_ident_ok(c));
-    // Scope: the token names one plugin and optionally one command.
-    if req.plugin != token.plugin || token.command.as_ref().is_some_and(|c| *c != req.command) {
-        return denied(
-            rec,
-            StatusCode::FORBIDDEN,
-            "out-of-scope",
-            "the agent token does not allow this plugin or command",
-        );
-    }
-    let gate = ctx
-        .config
-        .plugins
-        .get(&req.plugin)
-        .cloned()
-        .unwrap_or_default();
-    let token_scope = format!("token:{}", token.id);
-    let plugin_scope = format!("plugin:{}", req.plugin);
-    // Rate limits.
-    let mut rates = Vec::new();
-    if let (Some(count), Some(secs)) = (token.rate_count, token.rate_per_secs) {
-        rates.push((
-            token_scope.as_str(),
-            ward_policy::Rate {
-                count,
-                per: Duration::from_secs(secs),
-            },
-            Refusal::TokenRate,
-        ));
-    }
-    if let Some(r) = gate.rate {
-        rates.push((plugin_scope.as_str(), r, Refusal::PluginRate));
-    }
-    if let Err(refusal) = ctx.gates.take_rate(&rates) {
-        return denied(
-            rec,
-            StatusCode::TOO_MANY_REQUESTS,
-            refusal.code(),
-            refusal.message(),
-        );
-    }
-    let loaded = match load(ctx, &req.plugin, rec) {
-        Ok(l) => l,
-        Err(r) => return r,
+    let request = ward_call::CallRequest {
+        plugin: req.plugin,
+        command: req.command,
+        input: ward_call::Input::Json(req.args),
     };
-    let command = match loaded.plugin.command(&req.command) {
-        Ok(c) => c.clone(),
-        Err(e) => {
-            return denied(
-                rec,
-                StatusCode::BAD_REQUEST,
-                "unknown-command",
-                e.to_string(),
-            );
-        }
-    };
-    if command.kind == ward_runtime::CommandKind::Func
-        && let Err(e) = ward_values::args_from_json(&command, &req.args)
-    {
-        return denied(
-            rec,
-            StatusCode::BAD_REQUEST,
-            "invalid-arguments",
-            e.to_string(),
-        );
-    }
-    // Confirmation gate.
-    if needs_confirm(ctx, &loaded, &req.plugin, &req.command) {
-        let hash = action_hash(
-            &token.id,
-            &req.plugin,
-            &loaded.prepared.digest,
-            &req.command,
-            &req.args,
-        );
-        match confirm_gate(ctx, token, &req, &loaded, &hash, rec) {
-            Ok(()) => {}
-            Err(r) => return r,
-        }
-    }
-    // Daily caps (the call is counted from here on, whatever its outcome).
-    let day = ward_store::utc_day();
-    let caps = [
-        DailyCap {
-            scope: &token_scope,
-            calls: token.daily_calls,
-            cpu_ms: token.daily_cpu_ms,
-            calls_refusal: Refusal::TokenDailyCalls,
-            cpu_refusal: Refusal::TokenDailyCpu,
-        },
-        DailyCap {
-            scope: &plugin_scope,
-            calls: gate.daily_calls,
-            cpu_ms: gate.daily_cpu_ms,
-            calls_refusal: Refusal::PluginDailyCalls,
-            cpu_refusal: Refusal::PluginDailyCpu,
-        },
-    ];
-    let admitted = ctx.gates.admit_daily(&day, &caps, &mut |scope| {
-        ctx.stores.with(|s| s.usage(scope, &day))
-    });
-    let cpu_left = match admitted {
-        Ok(Ok(left)) => left,
-        Ok(Err(refusal)) => {
-            return denied(
-                rec,
-                StatusCode::TOO_MANY_REQUESTS,
-                refusal.code(),
-                refusal.message(),
-            );
-        }
-        Err(e) => {
-            tracing::error!("cannot read usage counters: {e}");
-            return denied(
-                rec,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "store-error",
-                "the usage counters cannot be read",
-            );
-        }
-    };
-    // Concurrency caps.
-    let mut conc = vec![(
-        token_scope.as_str(),
-        ctx.config.limits.max_calls_per_token,
-        Refusal::TokenConcurrency,
-    )];
-    if let Some(n) = gate.max_concurrent {
-        conc.push((plugin_scope.as_str(), n, Refusal::PluginConcurrency));
-    }
-    let _slot = match ctx.gates.enter(&conc) {
-        Ok(s) => s,
-        Err(refusal) => {
-            return denied(
-                rec,
-                StatusCode::TOO_MANY_REQUESTS,
-                refusal.code(),
-                refusal.message(),
-            );
-        }
-    };
-    let Ok(_permit) = ctx.calls.acquire().await else {
-        return denied(
-            rec,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting-down",
-            "the daemon is shutting down",
-        );
-    };
-    let mut limits = loaded.prepared.limits.clone();
-    if let Some(left) = cpu_left {
-        limits.timeout = limits.timeout.min(left.max(Duration::from_millis(1)));
-    }
-    ctx.stats
-        .in_flight
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    // Mid-run confirmations are bound to this exact action.
-    let mut grants = loaded.prepared.grants.clone();
-    let confirm = loaded.prepared.confirm.then(|| {
-        Arc::new(crate::confirm::MidRunConfirm::new(
-            ctx.clone(),
-            &token.id,
-            &req.plugin,
-            &req.command,
-            action_hash(
-                &token.id,
-                &req.plugin,
-                &loaded.prepared.digest,
-                &req.command,
-                &req.args,
-            ),
-            crate::confirm::call_line(&req.plugin, &req.command, &req.args),
-        ))
-    });
-    grants.confirm = confirm
-        .clone()
-        .map(|c| c as Arc<dyn ward_runtime::ConfirmHook>);
-    let call_started = Instant::now();
-    let outcome = ctx
-        .runtime
-        .call(&loaded.plugin, &req.command, &req.args, &limits, &grants)
-        .await;
-    if let Some(used) = confirm.as_ref().and_then(|c| c.used()) {
-        rec.event.detail.confirmation = Some(used);
-    }
-    ctx.stats
-        .in_flight
-        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    paper_rows(&loaded, Some(&token.id), rec);
-    let (cpu_ms, fuel) = match &outcome {
-        // Call time counts in whole milliseconds, rounded up: every call costs at least one.
-        Ok(out) => (
-            u64::try_from(out.duration.as_micros().div_ceil(1000)).unwrap_or(u64::MAX),
-            out.fuel_consumed,
-        ),
-        Err(_) => (
-            u64::try_from(call_started.elapsed().as_micros().div_ceil(1000)).unwrap_or(u64::MAX),
-            0,
-        ),
-    };
-    ctx.gates
-        .add_usage(&day, &[&token_scope, &plugin_scope], cpu_ms, fuel);
-    for scope in [&token_scope, &plugin_scope] {
-        rec.usage.push(UsageDelta {
-            scope: scope.clone(),
-            day: day.clone(),
-            usage: ward_store::Usage {
-                calls: 1,
-                cpu_ms,
-                fuel,
-            },
-        });
-    }
-    call_reply(outcome, rec, false)
-}
-
-/// The audit rows of the requests a paper-mode call held back: method and origin only.
-fn paper_rows(loaded: &Loaded, token: Option<&str>, rec: &mut Record) {
-    if let Some(paper) = &loaded.prepared.paper {
-        for held in paper.take() {
-            let mut ev = AuditEvent::new(AuditAction::PaperRequest);
-            ev.actor = rec.event.actor.clone();
-            ev.plugin = Some(loaded.prepared.name.clone());
-            ev.digest = Some(loaded.prepared.digest.clone());
-            ev.outcome = Outcome::Denied;
-            ev.detail.reason = Some("paper-mode");
-            ev.detail.token = token.map(str::to_owned);
-            ev.detail.method = Some(held.method);
-            ev.detail.origin = Some(held.origin);
-            rec.extra.push(ev);
-        }
-    }
-}
-
-/// The reply to a finished call, and its audit fields. `raw_streams` adds the guest's stdout and
-/// stderr as base64 (exact bytes) next to their text form.
-fn call_reply(
-    outcome: Result<ward_runtime::CallOutput, ward_runtime::CallError>,
-    rec: &mut Record,
-    raw_streams: bool,
-) -> Reply {
-    match outcome {
-        Ok(out) => {
-            rec.event.detail.fuel = Some(out.fuel_consumed);
-            if out.is_err {
-                rec.event.outcome = Outcome::Error;
-                rec.event.detail.reason = Some("error-result");
-            }
-            let mut body = json!({
-                "ok": !out.is_err,
-                "result": out.result,
-                "fuel": out.fuel_consumed,
-                "duration_ms": out.duration.as_secs_f64() * 1000.0,
-            });
-            if !out.stdout.is_empty() {
-                body["stdout"] = json!(String::from_utf8_lossy(&out.stdout));
-            }
-            if !out.stderr.is_empty() {
-                body["stderr"] = json!(String::from_utf8_lossy(&out.stderr));
-            }
-            if raw_streams {
-                use base64::Engine as _;
-                let b64 = base64::engine::general_purpose::STANDARD;
-                body["stdout_base64"] = json!(b64.encode(&out.stdout));
-                body["stderr_base64"] = json!(b64.encode(&out.stderr));
-            }
-            Reply::ok(body)
-        }
-        Err(ward_runtime::CallError::ConfirmPending(p)) => {
-            rec.event.detail.confirmation = Some(p.id.clone());
-            pending_body(&p.id, ConfirmState::Pending, &p.summary, &p.expires, rec)
-        }
-        Err(err) => {
-            use ward_runtime::CallError;
-            let kind = match &err {
-                CallError::UnknownCommand { .. } => "unknown-command",
-                CallError::Unsupported { .. } => "unsupported",
-                CallError::Args(_) | CallError::CliArgs(_) => "invalid-arguments",
-                CallError::Limit(_) => "limit",
-                CallError::Trap { .. } => "trap",
-                CallError::Exit { .. } => "exit",
-                CallError::Instantiate(_) => "instantiate",
-                CallError::Grant(_) => "grant",
-                CallError::ConfirmPending(_) => "confirmation-pending",
-            };
-            rec.event.outcome = Outcome::Error;
-            rec.event.detail.reason = Some(kind);
-            rec.event.detail.limit = err.limit().map(|l| l.name());
-            let status = match &err {
-                CallError::Args(_) | CallError::CliArgs(_) | CallError::UnknownCommand { .. } => {
-                    StatusCode::BAD_REQUEST
-                }
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
-            };
-            let mut r = Reply::error(status, kind, err.to_string());
-            if let CallError::Limit(l) = &err {
-                r.body["error"]["limit"] = json!(l.limit.name());
-                if raw_streams {
-                    r.body["error"]["value"] = json!(l.value);
-                }
-            }
-            if raw_streams
-                && let CallError::Trap { stderr, .. } | CallError::Exit { stderr, .. } = &err
-            {
-                r.body["error"]["stderr"] = json!(stderr);
-            }
-            if raw_streams && let CallError::Exit { code, .. } = &err {
-                r.body["error"]["code"] = json!(code);
-            }
-            r
-        }
-    }
-}
-
-fn ward_store_ident_ok(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= ward_store::MAX_NAME_BYTES
-        && !s
-            .chars()
-            .any(|c| c.is_control() || ward_policy::text::is_bidi_control(c))
-}
-
-/// Lets the run proceed if an approved confirmation for exactly this action is used now;
-/// otherwise answers `pending` (creating the confirmation if none is waiting).
-fn confirm_gate(
-    ctx: &Ctx,
-    token: &AgentToken,
-    req: &RunRequest,
-    loaded: &Loaded,
-    hash: &str,
-    rec: &mut Record,
-) -> Result<(), Reply> {
-    let existing = ctx
-        .stores
-        .with_writer(|s| s.confirmation_for_action(&token.id, hash));
-    let existing = match existing {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::error!("cannot read confirmations: {e}");
-            return Err(denied(
-                rec,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "store-error",
-                "confirmations cannot be read",
-            ));
-        }
-    };
-    if let Some(c) = &existing {
-        match c.state {
-            ConfirmState::Approved => {
-                let used = ctx.stores.with_writer(|s| s.confirmation_use(&c.id, hash));
-                if matches!(used, Ok(true)) {
-                    rec.event.detail.confirmation = Some(c.id.clone());
-                    return Ok(());
-                }
-            }
-            ConfirmState::Pending => {
-                rec.event.detail.confirmation = Some(c.id.clone());
-                return Err(pending_reply(c, rec));
-            }
-            _ => {}
-        }
-    }
-    let created = ctx.stores.with_writer(|s| {
-        s.confirmation_create(&NewConfirmation {
-            token: token.id.clone(),
-            plugin: req.plugin.clone(),
-            command: req.command.clone(),
-            action_hash: hash.to_owned(),
-            summary: summary(
-                &req.plugin,
-                &req.command,
-                &req.args,
-                &loaded.prepared.manifest,
-            ),
-            ttl_secs: ctx.config.limits.confirm_ttl.as_secs(),
-        })
-    });
-    match created {
-        Ok(c) => {
-            rec.event.detail.confirmation = Some(c.id.clone());
-            Err(pending_reply(&c, rec))
-        }
-        Err(e) => {
-            tracing::error!("cannot record a confirmation: {e}");
-            Err(denied(
-                rec,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "store-error",
-                "the confirmation cannot be recorded; the call was not run",
-            ))
-        }
-    }
-}
-
-fn pending_reply(c: &ward_store::Confirmation, rec: &mut Record) -> Reply {
-    pending_body(&c.id, c.state, &c.summary, &c.expires, rec)
-}
-
-/// The 202 `pending` reply, for a command-level gate and for a plugin's mid-run ask alike.
-fn pending_body(
-    id: &str,
-    state: ConfirmState,
-    summary: &str,
-    expires: &str,
-    rec: &mut Record,
-) -> Reply {
-    rec.deny("confirmation-pending");
-    Reply {
-        status: StatusCode::ACCEPTED,
-        body: json!({
-            "ok": false,
-            "pending": true,
-            "confirmation": { "id": id, "state": state, "summary": summary, "expires": expires },
-        }),
-    }
+    let mut gates = crate::call::AgentGates::new(ctx, token, &request.plugin);
+    run_call(ctx, request, &mut gates, rec, false).await
 }
 
 fn commands(ctx: &Ctx, token: &AgentToken, rec: &mut Record) -> Reply {
-    let loaded = match load(ctx, &token.plugin, rec) {
-        Ok(l) => l,
+    rec.event.plugin = Some(token.plugin.clone());
+    let policy = match current_policy(ctx, rec) {
+        Ok(p) => p,
         Err(r) => return r,
     };
+    let pipeline = crate::call::pipeline(ctx, &policy);
+    let loaded = match ctx.stores.with(|s| pipeline.load(s, &token.plugin)) {
+        Ok(l) => l,
+        Err((f, digest)) => {
+            rec.event.digest = digest;
+            rec.deny(f.kind());
+            let status = crate::call::status_of(&f);
+            return Reply::new(status, json!({ "ok": false, "error": f.error_object() }));
+        }
+    };
+    rec.event.digest = Some(loaded.prepared.digest.clone());
     let list: Vec<Value> = loaded
         .plugin
         .commands()
@@ -941,7 +419,7 @@ fn commands(ctx: &Ctx, token: &AgentToken, rec: &mut Record) -> Reply {
                 "signature": ward_values::wit_signature(c),
                 "schema": ward_values::json_schema(c),
                 "description": note.map(|n| n.description.clone()).unwrap_or_default(),
-                "confirm": needs_confirm(ctx, &loaded, &token.plugin, &c.name),
+                "confirm": crate::call::needs_confirm(ctx, &loaded, &token.plugin, &c.name),
             })
         })
         .collect();
@@ -1156,7 +634,7 @@ async fn operator(ctx: &Arc<Ctx>, req: Request<Incoming>, rec: &mut Record) -> R
             match ctx.stores.with_writer(|s| s.token_revoke(id)) {
                 Ok(()) => {
                     rec.event.detail.token =
-                        Some((*id).to_owned()).filter(|i| ward_store_ident_ok(i));
+                        Some((*id).to_owned()).filter(|i| ward_call::printable_ident(i));
                     Reply::ok(json!({ "ok": true }))
                 }
                 Err(e) => denied(rec, StatusCode::NOT_FOUND, "unknown-token", e.to_string()),
@@ -1231,75 +709,17 @@ async fn operator_run(ctx: &Arc<Ctx>, name: &str, body: &[u8], rec: &mut Record)
         Ok(r) => r,
         Err(r) => return r,
     };
-    rec.event.action = AuditAction::Run;
-    rec.event.detail.command = Some(req.command.clone()).filter(|c| ward_store_ident_ok(c));
-    let loaded = match load(ctx, name, rec) {
-        Ok(l) => l,
-        Err(r) => return r,
+    let request = ward_call::CallRequest {
+        plugin: name.to_owned(),
+        command: req.command,
+        input: ward_call::Input::Cli {
+            args: req.args,
+            pairs: req.pairs,
+            argv: req.argv,
+        },
     };
-    if loaded.prepared.confirm {
-        // Its asks belong on the operator's terminal, which the daemon does not have.
-        return denied(
-            rec,
-            StatusCode::CONFLICT,
-            "needs-terminal",
-            "this plugin may ask for confirmation while it runs: run it with `ward run --standalone` at a terminal",
-        );
-    }
-    let command = match loaded.plugin.command(&req.command) {
-        Ok(c) => c.clone(),
-        Err(e) => {
-            return denied(
-                rec,
-                StatusCode::BAD_REQUEST,
-                "unknown-command",
-                e.to_string(),
-            );
-        }
-    };
-    let program = matches!(command.kind, ward_runtime::CommandKind::CliRun { .. });
-    let args = match ward_values::call_request(&command, req.args, &req.pairs, &req.argv) {
-        Ok(v) => v,
-        Err(e) => {
-            return denied(
-                rec,
-                StatusCode::BAD_REQUEST,
-                "invalid-arguments",
-                e.to_string(),
-            );
-        }
-    };
-    let Ok(_permit) = ctx.calls.acquire().await else {
-        return denied(
-            rec,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting-down",
-            "the daemon is shutting down",
-        );
-    };
-    ctx.stats
-        .in_flight
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let outcome = ctx
-        .runtime
-        .call(
-            &loaded.plugin,
-            &req.command,
-            &args,
-            &loaded.prepared.limits,
-            &loaded.prepared.grants,
-        )
-        .await;
-    ctx.stats
-        .in_flight
-        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    paper_rows(&loaded, None, rec);
-    let mut reply = call_reply(outcome, rec, true);
-    if program && reply.body.get("result").is_some() {
-        // Its result is its stdout, printed as it is.
-        reply.body["program"] = json!(true);
-    }
-    reply
+    let mut gates = crate::call::OperatorGates { ctx };
+    run_call(ctx, request, &mut gates, rec, true).await
 }
 
 /// The body of `POST /v1/proposals/{id}/reject` (operator socket).
@@ -1465,23 +885,6 @@ fn status(ctx: &Ctx) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn canonical_sorts_keys_at_every_level() {
-        let a: Value =
-            serde_json::from_str(r#"{"b":1,"a":{"y":[{"d":1,"c":2}],"x":null}}"#).unwrap();
-        let b: Value =
-            serde_json::from_str(r#"{"a":{"x":null,"y":[{"c":2,"d":1}]},"b":1}"#).unwrap();
-        assert_eq!(canonical(&a), canonical(&b));
-        assert_eq!(
-            canonical(&a),
-            r#"{"a":{"x":null,"y":[{"c":2,"d":1}]},"b":1}"#
-        );
-        assert_ne!(
-            action_hash("t", "p", "d", "c", &json!({"n": 1})),
-            action_hash("t", "p", "d", "c", &json!({"n": 2}))
-        );
-    }
 
     #[test]
     fn operator_paths_table() {

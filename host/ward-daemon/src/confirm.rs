@@ -126,7 +126,7 @@ fn summary(call_line: &str, prompt: &str) -> String {
 pub(crate) fn call_line(plugin: &str, command: &str, args: &Value) -> String {
     format!(
         "{plugin} {command}({})",
-        crate::api::arg_parts(args).join(", ")
+        crate::call::arg_parts(args).join(", ")
     )
 }
 

@@ -16,6 +16,7 @@
 
 mod api;
 mod audit;
+mod call;
 pub mod client;
 mod config;
 mod confirm;
@@ -129,7 +130,7 @@ impl Stores {
     }
 }
 
-struct Stats {
+pub(crate) struct Stats {
     requests: AtomicU64,
     in_flight: AtomicU64,
     started: Instant,
@@ -140,16 +141,41 @@ struct Stats {
 struct Ctx {
     config: DaemonConfig,
     home: ward_home::Home,
-    policy: ward_home::OperatorPolicy,
+    /// `policy.toml`, re-read when it changes.
+    policy: ward_home::PolicyWatch,
     runtime: ward_runtime::Runtime,
     stores: Stores,
     audit: audit::AuditWriter,
     gates: Arc<gates::Gates>,
-    stats: Stats,
+    stats: Arc<Stats>,
     conns: Arc<Semaphore>,
-    calls: Semaphore,
-    /// Prepared and loaded plugins by name, reused while their digest and grants are unchanged.
-    prepared: Mutex<std::collections::HashMap<String, (api::CacheKey, Arc<api::Loaded>)>>,
+    calls: Arc<Semaphore>,
+    /// Authorized, prepared and loaded plugins, reused while nothing they were decided from
+    /// changed (registry generation, policy file, key expiry).
+    loads: ward_call::LoadCache,
+}
+
+/// Applies a changed `policy.toml` to every installed plugin: those whose current version no
+/// longer satisfies its rule are disabled (audited) and named in the log.
+fn reauthorize(ctx: &Ctx, policy: &ward_home::OperatorPolicy) {
+    ctx.loads.clear();
+    let outcome = ctx.stores.with_writer(|store| {
+        let trust = ward_trust::trust_policy(store, &policy.rules).map_err(|e| e.to_string())?;
+        ward_trust::reauthorize_installed(store, &trust).map_err(|e| e.to_string())
+    });
+    match outcome {
+        Ok(disabled) => {
+            for d in disabled {
+                tracing::warn!(
+                    plugin = %d.name,
+                    version = %d.version,
+                    "disabled after the policy changed: {}",
+                    d.reason
+                );
+            }
+        }
+        Err(e) => tracing::error!("cannot apply the changed policy to installed plugins: {e}"),
+    }
 }
 
 /// A started daemon. [`Running::shutdown`] stops it gracefully.
@@ -178,7 +204,7 @@ impl std::fmt::Debug for Running {
 pub async fn start(config: DaemonConfig) -> Result<Running, DaemonError> {
     let home = ward_home::Home::locate(Some(&config.home))?;
     home.ensure()?;
-    let policy = ward_home::OperatorPolicy::load(&home.policy_file())?;
+    let policy = ward_home::PolicyWatch::load(&home.policy_file())?;
     let root = home.root().to_path_buf();
 
     let run_dir = config.run_dir();
@@ -207,8 +233,8 @@ pub async fn start(config: DaemonConfig) -> Result<Running, DaemonError> {
 
     let ctx = Arc::new(Ctx {
         conns: Arc::new(Semaphore::new(config.limits.max_connections)),
-        calls: Semaphore::new(config.limits.max_inflight_calls),
-        prepared: Mutex::new(std::collections::HashMap::new()),
+        calls: Arc::new(Semaphore::new(config.limits.max_inflight_calls)),
+        loads: ward_call::LoadCache::default(),
         config,
         home,
         policy,
@@ -220,12 +246,12 @@ pub async fn start(config: DaemonConfig) -> Result<Running, DaemonError> {
         },
         audit,
         gates: Arc::new(gates::Gates::default()),
-        stats: Stats {
+        stats: Arc::new(Stats {
             requests: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             started: Instant::now(),
             loaded: Mutex::new(BTreeMap::new()),
-        },
+        }),
     });
     let (shutdown, rx) = watch::channel(false);
     let loops = vec![

@@ -10,7 +10,7 @@ use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 use ward_daemon::client::request;
 use ward_daemon::{DaemonConfig, Running};
-use ward_store::{AuditQuery, BlobDigest, InstallRecord, NewToken, Store};
+use ward_store::{AuditQuery, NewToken, Store};
 
 const NAME: &str = "example:drafts";
 
@@ -25,30 +25,17 @@ struct Env {
 fn env_with(kinds: &[&str]) -> Env {
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path().join("ward");
-    let bytes = std::fs::read(ward_fixtures::DRAFTS).unwrap();
-    let mut store = Store::open(&home).unwrap();
-    let blob = store.put_blob(&bytes).unwrap();
     let grants: Vec<Value> = kinds
         .iter()
         .map(|k| json!({ "kind": "capability", "capability": k }))
         .collect();
-    store
-        .install(&InstallRecord {
-            name: NAME.into(),
-            version: "0.1.0".into(),
-            digest: format!("sha256:{}", BlobDigest::of(&bytes)),
-            blob,
-            manifest_toml: format!(
-                "name = \"{NAME}\"\nversion = \"0.1.0\"\ndescription = \"test\"\n\
-                 [capabilities]\nkeyvalue = {{ quota = \"64KiB\" }}\nconfirm = true\n\
-                 [limits]\ntimeout = \"5s\"\n"
-            ),
-            signers: json!([]),
-            grants: json!(grants),
-            summary: String::new(),
-            allow_downgrade: false,
-        })
-        .unwrap();
+    let manifest = format!(
+        "name = \"{NAME}\"\nversion = \"0.1.0\"\ndescription = \"test\"\n\
+         [capabilities]\nkeyvalue = {{ quota = \"64KiB\" }}\nconfirm = true\n\
+         [limits]\ntimeout = \"5s\"\n"
+    );
+    ward_testkit::install::install_signed(&home, ward_fixtures::DRAFTS, &manifest, json!(grants));
+    let mut store = Store::open(&home).unwrap();
     let token = store
         .token_create(&NewToken {
             plugin: NAME.into(),

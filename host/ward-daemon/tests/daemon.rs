@@ -1,5 +1,6 @@
 //! wardd end to end: real Unix sockets, a real store in a temporary home, real plugins. Attack
 //! tests are named after the attack.
+#![allow(clippy::unwrap_used)] // test helpers: a failed setup step is the test's failure
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::UnixStream;
 use ward_daemon::client::{Connection, request};
 use ward_daemon::{DaemonConfig, Running, Socket};
-use ward_store::{AuditQuery, BlobDigest, InstallRecord, NewToken, Store};
+use ward_store::{AuditQuery, NewToken, Store};
 
 const HELLO_NAME: &str = "example:hello";
 /// HELLO installed under another name with `greet` marked `confirm` in its manifest.
@@ -37,24 +38,10 @@ fn env() -> Env {
 }
 
 fn install(home: &Path, name: &str, extra_manifest: &str) {
-    let bytes = std::fs::read(ward_fixtures::HELLO).expect("hello fixture");
-    let mut store = Store::open(home).expect("store");
-    let blob = store.put_blob(&bytes).expect("blob");
-    store
-        .install(&InstallRecord {
-            name: name.into(),
-            version: "0.1.0".into(),
-            digest: format!("sha256:{}", BlobDigest::of(&bytes)),
-            blob,
-            manifest_toml: format!(
-                "name = \"{name}\"\nversion = \"0.1.0\"\ndescription = \"test\"\n{extra_manifest}\n[limits]\ntimeout = \"2s\"\n"
-            ),
-            signers: json!([]),
-            grants: json!([]),
-            summary: String::new(),
-            allow_downgrade: false,
-        })
-        .expect("install");
+    let manifest = format!(
+        "name = \"{name}\"\nversion = \"0.1.0\"\ndescription = \"test\"\n{extra_manifest}\n[limits]\ntimeout = \"2s\"\n"
+    );
+    ward_testkit::install::install_signed(home, ward_fixtures::HELLO, &manifest, json!([]));
 }
 
 fn token(home: &Path, spec: NewToken) -> (String, String) {
@@ -1166,4 +1153,187 @@ async fn disabled_or_ungranted_plugin_is_refused_on_the_next_call() {
     let (s, b) = run_greet(&d, Some(&tok), HELLO_NAME, "x").await;
     assert_eq!((s, kind(&b)), (StatusCode::NOT_FOUND, "not-installed"));
     d.shutdown().await;
+}
+
+/// A tmpfs mounted for one test, unmounted on drop (the tests that use it run as root, as CI
+/// does).
+struct Mount(PathBuf);
+
+impl Mount {
+    fn tmpfs(at: &Path, size: &str) -> Mount {
+        Mount::tmpfs_with(at, size, "rw")
+    }
+
+    fn tmpfs_with(at: &Path, size: &str, mode: &str) -> Mount {
+        std::fs::create_dir_all(at).unwrap();
+        let status = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700,{mode}"),
+                "tmpfs",
+            ])
+            .arg(at)
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot mount a tmpfs at {}", at.display());
+        Mount(at.to_owned())
+    }
+
+    /// `from` also reachable at `to`, whatever is later mounted over `from`.
+    fn bind(from: &Path, to: &Path) -> Mount {
+        std::fs::create_dir_all(to).unwrap();
+        let status = std::process::Command::new("mount")
+            .arg("--bind")
+            .arg(from)
+            .arg(to)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "cannot bind {} at {}",
+            from.display(),
+            to.display()
+        );
+        Mount(to.to_owned())
+    }
+
+    fn fill(&self) -> PathBuf {
+        use std::io::Write as _;
+        let path = self.0.join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let block = vec![0u8; 1 << 20];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.sync_all();
+        path
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A loopback HTTP server answering `hi`, counting the requests that reach it.
+fn counting_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
+            );
+        }
+    });
+    (addr.to_string(), hits)
+}
+
+/// Hostile installed on a home that is a tmpfs, granted the counting server; an agent token.
+fn hostile_on_tmpfs() -> (
+    tempfile::TempDir,
+    PathBuf,
+    Mount,
+    String,
+    Arc<std::sync::atomic::AtomicUsize>,
+    String,
+) {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("ward");
+    let mount = Mount::tmpfs(&home, "48m");
+    let (authority, hits) = counting_server();
+    let manifest = format!(
+        "name = \"example:hostile\"\nversion = \"1.0.0\"\ndescription = \"x\"\n\
+         [capabilities]\nnetwork = [{{ url = \"http://{authority}\", methods = [\"GET\"] }}]\n"
+    );
+    ward_testkit::install::install_signed(
+        &home,
+        ward_fixtures::HOSTILE,
+        &manifest,
+        json!([{ "kind": "capability", "capability": "http" }]),
+    );
+    let (tok, _) = token(
+        &home,
+        NewToken {
+            plugin: "example:hostile".into(),
+            ..NewToken::default()
+        },
+    );
+    (tmp, home, mount, tok, hits, authority)
+}
+
+async fn fetch(d: &Running, tok: &str, authority: &str) -> (StatusCode, Value) {
+    fetch_at(d.agent_socket(), tok, authority).await
+}
+
+async fn fetch_at(socket: &Path, tok: &str, authority: &str) -> (StatusCode, Value) {
+    request(
+        socket,
+        Method::POST,
+        "/v1/run",
+        Some(tok),
+        Some(&json!({
+            "plugin": "example:hostile",
+            "command": "http-fetch",
+            "args": { "authority": authority, "path": "/" },
+        })),
+    )
+    .await
+    .expect("request")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_disk_refuses_the_call_before_guest_code() {
+    use std::sync::atomic::Ordering;
+    let (_tmp, home, mount, tok, hits, authority) = hostile_on_tmpfs();
+    let d = start(config(&home)).await;
+    let filler = mount.fill();
+    let (status, body) = fetch(&d, &tok, &authority).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(kind(&body), "audit-unavailable", "{body}");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "a request left before its audit row"
+    );
+    // With the space back, the same call runs: the refusal above was the full disk's.
+    std::fs::remove_file(filler).unwrap();
+    let (status, body) = fetch(&d, &tok, &authority).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    d.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_data_directory_refuses_the_call_before_guest_code() {
+    use std::sync::atomic::Ordering;
+    let (tmp, home, mount, tok, hits, authority) = hostile_on_tmpfs();
+    let d = start(config(&home)).await;
+    // The daemon holds its files open, so its file system cannot be remounted read-only under
+    // it; a read-only file system mounted over the data directory is what it finds instead.
+    // The sockets stay reachable through a second mount of their directory.
+    let sockets = d.agent_socket().parent().unwrap().to_owned();
+    let side = Mount::bind(&sockets, &tmp.path().join("side"));
+    let socket = side.0.join(d.agent_socket().file_name().unwrap());
+    let over = Mount::tmpfs_with(&home, "1m", "ro");
+    let (status, body) = fetch_at(&socket, &tok, &authority).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(kind(&body), "audit-unavailable", "{body}");
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+    drop(over);
+    drop(side);
+    let (status, body) = fetch(&d, &tok, &authority).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    d.shutdown().await;
+    drop(mount);
 }

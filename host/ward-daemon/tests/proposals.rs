@@ -8,7 +8,7 @@ use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 use ward_daemon::DaemonConfig;
 use ward_daemon::client::request;
-use ward_store::{BlobDigest, InstallRecord, NewToken, Store};
+use ward_store::{NewToken, Store};
 
 struct Env {
     _tmp: tempfile::TempDir,
@@ -19,23 +19,12 @@ fn env() -> Env {
     let tmp = tempfile::tempdir().expect("tempdir");
     let home = tmp.path().join("ward");
     // An installed plugin for the agent's token to be scoped to.
-    let bytes = std::fs::read(ward_fixtures::HELLO).expect("hello fixture");
-    let mut store = Store::open(&home).expect("store");
-    let blob = store.put_blob(&bytes).expect("blob");
-    store
-        .install(&InstallRecord {
-            name: "example:hello".into(),
-            version: "0.1.0".into(),
-            digest: format!("sha256:{}", BlobDigest::of(&bytes)),
-            blob,
-            manifest_toml: "name = \"example:hello\"\nversion = \"0.1.0\"\ndescription = \"t\"\n"
-                .into(),
-            signers: json!([]),
-            grants: json!([]),
-            summary: String::new(),
-            allow_downgrade: false,
-        })
-        .expect("install");
+    ward_testkit::install::install_signed(
+        &home,
+        ward_fixtures::HELLO,
+        "name = \"example:hello\"\nversion = \"0.1.0\"\ndescription = \"t\"\n",
+        json!([]),
+    );
     Env { _tmp: tmp, home }
 }
 

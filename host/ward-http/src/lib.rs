@@ -251,6 +251,7 @@ impl Resolver for SystemResolver {
 #[derive(Clone)]
 pub struct GrantedHttp {
     inner: Arc<Inner>,
+    egress: Option<EgressLog>,
 }
 
 struct Inner {
@@ -313,6 +314,15 @@ impl GrantedHttp {
                 resolver: Box::new(resolver),
                 tls,
             }),
+            egress: None,
+        }
+    }
+
+    /// The same hooks, recording every refused request in `log` (one call's record).
+    pub fn with_egress_log(&self, log: Option<EgressLog>) -> GrantedHttp {
+        GrantedHttp {
+            inner: self.inner.clone(),
+            egress: log,
         }
     }
 
@@ -398,15 +408,74 @@ impl WasiHttpHooks for GrantedHttp {
         _fut: IoFuture,
     ) -> SendFuture {
         let inner = self.inner.clone();
-        Box::new(async move { inner.send(request, options).await })
+        let egress = self.egress.clone();
+        Box::new(async move { inner.send(request, options, egress).await })
     }
 }
 
 /// Logs a refusal once, at warn, and returns the error the guest sees.
-fn refuse(uri: &Uri, reason: &dyn fmt::Display, err: Error) -> Error {
+fn refuse(uri: &Uri, reason: &dyn fmt::Display, err: Error, egress: Option<&EgressLog>) -> Error {
     let url = logged_origin(uri);
     tracing::warn!(url = %url, reason = %reason, "outgoing HTTP request refused");
+    if let Some(log) = egress {
+        log.record(refusal_code(&err));
+    }
     err
+}
+
+/// The audit code of a refusal, from what the guest is told.
+fn refusal_code(err: &Error) -> &'static str {
+    match err {
+        Error::HttpRequestDenied => "not-granted",
+        Error::DestinationIpProhibited => "address-denied",
+        Error::HttpRequestBodySize(_) => "request-too-large",
+        Error::DnsTimeout | Error::DnsError { .. } => "dns-failed",
+        Error::HttpResponseHeaderSectionSize(_)
+        | Error::HttpResponseHeaderSize { .. }
+        | Error::HttpResponseBodySize(_)
+        | Error::HttpResponseTrailerSectionSize(_)
+        | Error::HttpResponseTrailerSize { .. } => "response-too-large",
+        Error::ConnectionTimeout | Error::ConnectionReadTimeout | Error::ConnectionWriteTimeout => {
+            "timeout"
+        }
+        _ => "failed",
+    }
+}
+
+/// Most distinct refusal codes kept per call. Threat: none grows without bound; the codes are a
+/// closed set, this only makes the bound explicit.
+const MAX_EGRESS_CODES: usize = 16;
+
+/// The outgoing requests one call had refused: how many, and why (codes such as `not-granted`,
+/// `address-denied`), for the call's audit row. Nothing of the request itself is kept.
+#[derive(Debug, Clone, Default)]
+pub struct EgressLog {
+    inner: Arc<std::sync::Mutex<(u64, std::collections::BTreeSet<&'static str>)>>,
+}
+
+impl EgressLog {
+    /// An empty record.
+    pub fn new() -> EgressLog {
+        EgressLog::default()
+    }
+
+    /// Records one refused request.
+    pub fn record(&self, code: &'static str) {
+        if let Ok(mut g) = self.inner.lock() {
+            g.0 = g.0.saturating_add(1);
+            if g.1.len() < MAX_EGRESS_CODES {
+                g.1.insert(code);
+            }
+        }
+    }
+
+    /// How many requests were refused, and the distinct codes.
+    pub fn summary(&self) -> (u64, Vec<&'static str>) {
+        self.inner
+            .lock()
+            .map(|g| (g.0, g.1.iter().copied().collect()))
+            .unwrap_or_default()
+    }
 }
 
 /// The URL without path and query (they may carry data the log must not hold).
@@ -479,19 +548,22 @@ impl Inner {
         &self,
         mut request: Request<WasiBody>,
         options: Option<RequestOptions>,
+        egress: Option<EgressLog>,
     ) -> Result<(Response<WasiBody>, IoFuture), Error> {
         let limits = self.grant.limits;
         let start = Instant::now();
         let deadline = start + limits.total_timeout;
         let uri = request.uri().clone();
+        let refuse_here =
+            |reason: &dyn fmt::Display, err: Error| refuse(&uri, reason, err, egress.as_ref());
 
         let allowed = self
             .grant
             .policy
             .check_request(request.method().as_str(), &uri)
-            .map_err(|denied| refuse(&uri, &denied, Error::HttpRequestDenied))?;
+            .map_err(|denied| refuse_here(&denied, Error::HttpRequestDenied))?;
         check_host_header(&request)
-            .map_err(|reason| refuse(&uri, &reason, Error::HttpRequestDenied))?;
+            .map_err(|reason| refuse_here(&reason, Error::HttpRequestDenied))?;
         if let Some(log) = &self.grant.paper
             && !matches!(*request.method(), http::Method::GET | http::Method::HEAD)
         {
@@ -507,15 +579,14 @@ impl Inner {
         // Secrets: substituted only where bound (else refused unsent); `uri` keeps the
         // placeholders, so nothing logged below can hold a value.
         secrets::apply(&mut request, &self.grant.secrets)
-            .map_err(|reason| refuse(&uri, &reason, Error::HttpRequestDenied))?;
+            .map_err(|reason| refuse_here(&reason, Error::HttpRequestDenied))?;
         let scrubber = if self.grant.secrets.is_empty() {
             None
         } else {
             secrets::ask_identity(&mut request);
             Some(
                 secrets::ResponseScrub::new(&self.grant.secrets).map_err(|err| {
-                    refuse(
-                        &uri,
+                    refuse_here(
                         &err,
                         Error::InternalError(Some("cannot scrub responses of secrets".into())),
                     )
@@ -529,7 +600,7 @@ impl Inner {
                 "the request body of {len} bytes is over the cap of {} bytes",
                 limits.request_body_bytes
             );
-            return Err(refuse(&uri, &reason, Error::HttpRequestBodySize(Some(len))));
+            return Err(refuse_here(&reason, Error::HttpRequestBodySize(Some(len))));
         }
 
         let connect_timeout = capped(
@@ -544,11 +615,10 @@ impl Inner {
                 let lookup = self.resolver.resolve(&allowed.host, allowed.port);
                 match tokio::time::timeout_at(connect_deadline, lookup).await {
                     Err(_) => {
-                        return Err(refuse(&uri, &"name lookup timed out", Error::DnsTimeout));
+                        return Err(refuse_here(&"name lookup timed out", Error::DnsTimeout));
                     }
                     Ok(Err(err)) => {
-                        return Err(refuse(
-                            &uri,
+                        return Err(refuse_here(
                             &format!("name lookup failed: {err}"),
                             Error::DnsError {
                                 rcode: None,
@@ -561,15 +631,13 @@ impl Inner {
             }
         };
         if addrs.is_empty() {
-            return Err(refuse(
-                &uri,
+            return Err(refuse_here(
                 &"the name has no address",
                 Error::DestinationNotFound,
             ));
         }
         if addrs.len() > MAX_RESOLVED_ADDRS {
-            return Err(refuse(
-                &uri,
+            return Err(refuse_here(
                 &format!("the name has more than {MAX_RESOLVED_ADDRS} addresses"),
                 Error::DestinationIpProhibited,
             ));
@@ -578,7 +646,7 @@ impl Inner {
             self.grant
                 .policy
                 .check_resolved(&allowed, addr.ip())
-                .map_err(|denied| refuse(&uri, &denied, Error::DestinationIpProhibited))?;
+                .map_err(|denied| refuse_here(&denied, Error::DestinationIpProhibited))?;
         }
 
         let connected =
@@ -635,22 +703,21 @@ impl Inner {
         .await
         .map_err(|err| {
             if matches!(err, Error::HttpResponseHeaderSectionSize(_)) {
-                refuse(&uri, &"the response header section is over the cap", err)
+                refuse_here(&"the response header section is over the cap", err)
             } else {
                 err
             }
         })?;
 
         check_response_head(&response, &limits)
-            .map_err(|(reason, err)| refuse(&uri, &reason, err))?;
+            .map_err(|(reason, err)| refuse_here(&reason, err))?;
         let mut response = response;
         if let Some(scrubber) = &scrubber {
             if let Some(coding) = secrets::encoded(response.headers()) {
                 let reason = format!(
                     "the response is encoded ({coding}) and the call has secrets bound: only identity is accepted, so the scrubber sees every byte"
                 );
-                return Err(refuse(
-                    &uri,
+                return Err(refuse_here(
                     &reason,
                     Error::HttpResponseContentCoding(Some(coding)),
                 ));

@@ -69,6 +69,9 @@ pub struct Grants {
     /// Who answers the plugin's mid-run confirmations (`ward:plugin/confirm`), bound to exactly
     /// this call. `None` answers every ask with false.
     pub confirm: Option<std::sync::Arc<dyn ConfirmHook>>,
+    /// Where this call's refused outgoing requests are counted, for its audit row (set fresh for
+    /// each call). `None` only logs them.
+    pub egress: Option<ward_http::EgressLog>,
 }
 
 impl Default for Grants {
@@ -82,6 +85,7 @@ impl Default for Grants {
             http_hooks: None,
             redactor: builtin_redactor(),
             confirm: None,
+            egress: None,
         }
     }
 }
@@ -220,11 +224,12 @@ impl State {
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
             hooks: match (&grants.http, &grants.http_hooks) {
-                (Some(granted), _) => Box::new(granted.clone()),
+                (Some(granted), _) => Box::new(granted.with_egress_log(grants.egress.clone())),
                 (None, Some(factory)) => factory(),
                 (None, None) => Box::new(DenyHttp {
                     redactor: grants.redactor.clone(),
                     plugin: plugin.to_owned(),
+                    egress: grants.egress.clone(),
                 }),
             },
             limiter: Limiter::new(limits),
@@ -292,6 +297,7 @@ impl WasiHttpView for State {
 struct DenyHttp {
     redactor: std::sync::Arc<ward_redact::Redactor>,
     plugin: String,
+    egress: Option<ward_http::EgressLog>,
 }
 
 /// Longest host name of a refused request kept in the log.
@@ -325,6 +331,9 @@ impl WasiHttpHooks for DenyHttp {
             host = %host,
             "denied outgoing HTTP request: no network capability is granted"
         );
+        if let Some(log) = &self.egress {
+            log.record("no-network-grant");
+        }
         Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
     }
 }

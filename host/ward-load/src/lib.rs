@@ -125,10 +125,32 @@ pub fn read_file(path: &Path, max: u64) -> Result<Vec<u8>, LoadError> {
         path: path.to_owned(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(read_err)?;
+    // Non-blocking open: opening a FIFO for reading would otherwise wait for a writer forever.
+    // The flag changes nothing for a regular file, and anything else is refused right after.
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(read_err)?;
     let meta = file.metadata().map_err(read_err)?;
     if !meta.is_file() {
-        return Err(read_err(std::io::Error::other("not a regular file")));
+        let kind = meta.file_type();
+        use std::os::unix::fs::FileTypeExt as _;
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        };
+        return Err(read_err(std::io::Error::other(format!(
+            "{what}: ward reads components only from regular files"
+        ))));
     }
     read_bounded(file, max, &path.display().to_string())
 }

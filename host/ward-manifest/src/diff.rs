@@ -8,6 +8,17 @@ use crate::summary::{
     CONFIRM_LINE, env_line, file_line, keyvalue_line, methods_text, network_line, secret_line,
 };
 
+/// The phrase the operator types to grant more authority to `plugin` at `version`: to approve
+/// an escalating proposal, and for `ward install` of an upgrade that escalates.
+pub fn approval_phrase(plugin: &str, version: &str) -> String {
+    format!("grant {plugin} {version}")
+}
+
+/// The phrase the operator types to install `version` of `plugin` below its version floor.
+pub fn downgrade_phrase(plugin: &str, version: &str) -> String {
+    format!("downgrade {plugin} to {version}")
+}
+
 /// One change between two manifests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -23,7 +23,7 @@ mod section;
 mod summary;
 mod validate;
 
-pub use diff::{Change, Diff, diff};
+pub use diff::{Change, Diff, approval_phrase, diff, downgrade_phrase};
 pub use error::ManifestError;
 pub use imports::{Warning, check_imports};
 pub use net::{HostUrl, Method, Scheme};

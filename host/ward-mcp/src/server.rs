@@ -159,14 +159,22 @@ impl WardMcp {
                 if let Err(f) = self.fetch_tools().await {
                     return Ok(f.into_result());
                 }
-                self.lookup(name).ok_or_else(|| {
-                    McpError::invalid_params(
-                        format!(
-                            "unknown tool {name}: it is not a command this agent token may run"
-                        ),
-                        None,
-                    )
-                })?
+                match self.lookup(name) {
+                    Some(t) => t,
+                    None => {
+                        // Refused here, but decided and audited by the daemon: a run of what the
+                        // agent asked for, which no token's scope covers (a tool name is never a
+                        // plugin name), is an audited `out-of-scope` denial.
+                        let body = json!({ "plugin": name, "command": name, "args": {} });
+                        let _ = self.request(Method::POST, "/v1/run", Some(&body)).await;
+                        return Err(McpError::invalid_params(
+                            format!(
+                                "unknown tool {name}: it is not a command this agent token may run"
+                            ),
+                            None,
+                        ));
+                    }
+                }
             }
         };
         let body = json!({

@@ -7,7 +7,7 @@ pub fn sanitize(text: &str, multiline: bool) -> String {
     text.chars()
         .map(|c| {
             let allowed_ws = multiline && (c == '\n' || c == '\t');
-            if (c.is_control() && !allowed_ws) || is_bidi_control(c) {
+            if (c.is_control() && !allowed_ws) || is_bidi_control(c) || is_separator(c) {
                 '\u{FFFD}'
             } else {
                 c
@@ -25,7 +25,7 @@ pub fn sanitize_line(text: &str, max: usize) -> String {
             out.push('…');
             break;
         }
-        if c.is_control() || is_bidi_control(c) {
+        if c.is_control() || is_bidi_control(c) || is_separator(c) {
             out.push('\u{FFFD}');
         } else {
             out.push(c);
@@ -42,6 +42,35 @@ pub fn is_bidi_control(c: char) -> bool {
     )
 }
 
+/// The Unicode line and paragraph separators (U+2028, U+2029): line breaks to many terminals,
+/// editors and JavaScript, though not to `char::is_control`.
+pub fn is_separator(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// Whether `c` must not reach a terminal or a JSON consumer raw: a control character (C0, C1,
+/// DEL), a bidi control or a line/paragraph separator.
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control() || is_bidi_control(c) || is_separator(c)
+}
+
+/// Rewrites, in serialized JSON, every character [`is_unsafe_char`] flags that serde_json writes
+/// raw (DEL, the C1 controls, bidi controls, line/paragraph separators) as a `\uXXXX` escape;
+/// JSON allows both forms. Compact JSON holds none of them outside strings, so the value is
+/// unchanged for a JSON parser, and a person reading the text or a JavaScript consumer is not
+/// misled by it.
+pub fn escape_json_text(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if is_unsafe_char(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,12 +85,23 @@ mod tests {
             ("isolate\u{2066}x\u{2069}", "isolate\u{FFFD}x\u{FFFD}"),
             ("carriage\rreturn", "carriage\u{FFFD}return"),
             ("héllo wörld ✓", "héllo wörld ✓"),
+            ("line\u{2028}sep\u{2029}para", "line\u{FFFD}sep\u{FFFD}para"),
+            ("c1\u{9b}31m", "c1\u{FFFD}31m"),
         ];
         for (input, want) in table {
             assert_eq!(sanitize(input, false), want, "{input:?}");
         }
         assert_eq!(sanitize("a\nb\tc", true), "a\nb\tc");
         assert_eq!(sanitize("a\nb", false), "a\u{FFFD}b");
+    }
+
+    #[test]
+    fn json_text_escapes_bidi_and_separators() {
+        let v = serde_json::json!({"k": "a\u{202E}b\u{2028}c\u{9b}d\u{7f}e\u{1b}f"});
+        let escaped = escape_json_text(&v.to_string());
+        assert_eq!(escaped, r#"{"k":"a\u202eb\u2028c\u009bd\u007fe\u001bf"}"#);
+        let back: serde_json::Value = serde_json::from_str(&escaped).unwrap();
+        assert_eq!(back, v);
     }
 
     #[test]

@@ -159,11 +159,7 @@ pub fn escalates(manifest: &Manifest, installed: Option<&Manifest>) -> bool {
     }
 }
 
-/// The phrase the operator types to grant more authority to `plugin` at `version`: to approve
-/// an escalating proposal, and for `ward install` of an upgrade that escalates.
-pub fn approval_phrase(plugin: &str, version: &str) -> String {
-    format!("grant {plugin} {version}")
-}
+pub use ward_manifest::approval_phrase;
 
 /// Checks a submission and builds its report (see the crate documentation). Runs the examples
 /// on `runtime` with nothing granted.

@@ -466,11 +466,13 @@ impl Store {
         usage: &[UsageDelta],
     ) -> Result<(), StoreError> {
         self.check_request_events(events)?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        add_usage(&tx, usage)?;
-        finish(tx, &self.actor, self.fail_point, &self.home_dir, events)
+        self.with_reserve(|s| {
+            let tx = s
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            add_usage(&tx, usage)?;
+            finish(tx, &s.actor, s.fail_point, &s.home_dir, events)
+        })
     }
 
     /// Like [`Store::record_requests`], durable on return, but leaves `audit.head` where it is and
@@ -483,11 +485,13 @@ impl Store {
         usage: &[UsageDelta],
     ) -> Result<Option<AuditAnchor>, StoreError> {
         self.check_request_events(events)?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        add_usage(&tx, usage)?;
-        crate::commit_unanchored(tx, &self.actor, self.fail_point, events)
+        self.with_reserve(|s| {
+            let tx = s
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            add_usage(&tx, usage)?;
+            crate::commit_unanchored(tx, &s.actor, s.fail_point, events)
+        })
     }
 
     /// Refuses a group commit while the log is broken, or with an event that would not be stored.

@@ -206,6 +206,12 @@ pub struct AuditDetail {
     /// paper mode.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// How many outgoing requests of a run the host refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egress_denied: Option<u64>,
+    /// Why, as codes (`not-granted`, `address-denied`, `no-network-grant`, ...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub egress_reasons: Vec<&'static str>,
 }
 
 /// One event to append.

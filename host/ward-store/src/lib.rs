@@ -21,7 +21,8 @@ mod failpoint;
 mod names;
 mod proposal;
 mod registry;
-mod time;
+mod reserve;
+pub(crate) mod time;
 
 use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
@@ -48,9 +49,11 @@ pub use registry::{
     InstallOutcome, InstallRecord, InstalledVersion, KvUsage, PluginDetail, PluginRow, TrustedKey,
     VersionRow,
 };
+pub use reserve::{MIN_FREE_BYTES, RESERVE_BYTES, Unavailable};
+pub use time::{format_unix, parse_utc};
 
 /// Schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Default number of previous versions kept besides the current one.
 pub const DEFAULT_KEEP_VERSIONS: usize = 3;
@@ -199,6 +202,7 @@ impl Store {
             "store.db-wal",
             "store.db-shm",
             audit::HEAD_FILE,
+            reserve::RESERVE_FILE,
         ] {
             refuse_link(&home_dir, home, name, "regular file")?;
         }
@@ -289,6 +293,10 @@ impl Store {
         if found < 4 {
             tx.execute_batch(registry::SCHEMA_V4)?;
             tx.pragma_update(None, "user_version", 4)?;
+        }
+        if found < 5 {
+            tx.execute_batch(registry::SCHEMA_V5)?;
+            tx.pragma_update(None, "user_version", 5)?;
         }
         tx.commit()?;
         Ok(())
@@ -442,10 +450,26 @@ impl Store {
         for ev in events {
             check_event(ev)?;
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        finish(tx, &self.actor, self.fail_point, &self.home_dir, events)
+        self.with_reserve(|s| {
+            let tx = s
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            finish(tx, &s.actor, s.fail_point, &s.home_dir, events)
+        })
+    }
+
+    /// Runs `commit`; when it fails because the disk is full, releases the audit reserve and runs
+    /// it once more, so the rows of a call that already ran still land (see [`Store::audit_guard`]).
+    pub(crate) fn with_reserve<T>(
+        &mut self,
+        mut commit: impl FnMut(&mut Store) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match commit(self) {
+            Err(e) if reserve::is_disk_full(&e) && reserve::release_reserve(&self.home_dir) => {
+                commit(self)
+            }
+            other => other,
+        }
     }
 
     /// Audit rows, oldest first.

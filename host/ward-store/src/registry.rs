@@ -113,7 +113,8 @@ pub struct PluginDetail {
     pub current: InstalledVersion,
     /// All kept versions including the current one, newest install first.
     pub versions: Vec<VersionRow>,
-    /// The highest version ever installed (downgrades below it need `--allow-downgrade`).
+    /// The version floor: the highest version ever installed from a key that is still trusted
+    /// (downgrades below it need `--allow-downgrade`); see [`Store::version_floor`].
     pub highest_version: String,
     /// When the plugin was first installed.
     pub first_installed_at: String,
@@ -241,6 +242,42 @@ fn current_of(tx: &Transaction<'_>, name: &str) -> Result<Option<Current>, Store
         .optional()?)
 }
 
+/// See [`Store::version_floor`]. A version counts unless every key that signed it is revoked now
+/// (rows whose signers were not recorded count).
+fn floor_in(tx: &Transaction<'_>, name: &str) -> Result<Option<semver::Version>, StoreError> {
+    let revoked: std::collections::HashSet<String> = {
+        let mut stmt =
+            tx.prepare_cached("SELECT key_id FROM trusted_keys WHERE revoked_at IS NOT NULL")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut stmt = tx.prepare_cached("SELECT version, signers FROM released WHERE name = ?1")?;
+    let rows = stmt.query_map([name], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+    })?;
+    let mut floor: Option<semver::Version> = None;
+    for row in rows {
+        let (version, signers) = row?;
+        let counts = match signers {
+            None => true,
+            Some(text) => {
+                let ids = signer_ids(&from_json(&text));
+                ids.is_empty() || ids.iter().any(|id| !revoked.contains(id))
+            }
+        };
+        if !counts {
+            continue;
+        }
+        let Ok(v) = parse_version(&version) else {
+            continue;
+        };
+        if floor.as_ref().is_none_or(|f| v > *f) {
+            floor = Some(v);
+        }
+    }
+    Ok(floor)
+}
+
 impl Store {
     /// Installs a new plugin or a new version of an installed one, with its grants, in one
     /// transaction together with its audit row.
@@ -280,14 +317,7 @@ impl Store {
         blob::read(&self.blobs, &rec.blob)?;
 
         let current = current_of(&tx, &rec.name)?;
-        let highest: Option<String> = tx
-            .query_row(
-                "SELECT version FROM highest WHERE name = ?1",
-                [&rec.name],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let highest_v = highest.as_deref().map(parse_version).transpose()?;
+        let highest_v = floor_in(&tx, &rec.name)?;
         let existing: Option<(i64, String)> = tx
             .query_row(
                 "SELECT id, digest FROM versions WHERE name = ?1 AND version = ?2",
@@ -342,13 +372,12 @@ impl Store {
              ON CONFLICT (name) DO UPDATE SET current = excluded.current, updated_at = excluded.updated_at",
             params![rec.name, id, now],
         )?;
-        if highest_v.as_ref().is_none_or(|h| version > *h) {
-            tx.execute(
-                "INSERT INTO highest (name, version) VALUES (?1, ?2)
-                 ON CONFLICT (name) DO UPDATE SET version = excluded.version",
-                params![rec.name, rec.version],
-            )?;
-        }
+        // The release history outlives uninstall and pruning; only a purge forgets it.
+        tx.execute(
+            "INSERT INTO released (name, version, digest, signers, installed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name, version, digest) DO NOTHING",
+            params![rec.name, rec.version, rec.digest, signers, now],
+        )?;
 
         let action = match (&current, existing.is_some()) {
             (None, _) => AuditAction::Install,
@@ -428,6 +457,7 @@ impl Store {
         if purge {
             tx.execute("DELETE FROM data WHERE plugin = ?1", [name])?;
             tx.execute("DELETE FROM highest WHERE name = ?1", [name])?;
+            tx.execute("DELETE FROM released WHERE name = ?1", [name])?;
         }
         let mut ev = AuditEvent::new(AuditAction::Uninstall);
         ev.plugin = Some(name.to_string());
@@ -440,13 +470,42 @@ impl Store {
 
     /// Enables a plugin. Enabling an enabled plugin changes nothing and is not audited.
     pub fn enable(&mut self, name: &str) -> Result<(), StoreError> {
-        self.set_enabled(name, true, None)
+        self.set_enabled(name, true, None, "operator")
     }
 
     /// Disables a plugin; `reason` (operator text) is shown by `list` and `inspect` but not audited.
     pub fn disable(&mut self, name: &str, reason: &str) -> Result<(), StoreError> {
         check_text("disable reason", reason, MAX_TEXT_BYTES)?;
-        self.set_enabled(name, false, Some(reason))
+        self.set_enabled(name, false, Some(reason), "operator")
+    }
+
+    /// Disables a plugin for a reason of ward's own (for example `unauthorized`: its current
+    /// version no longer satisfies the trust policy). `reason` is shown by `list` and `inspect`;
+    /// the audit row records only `code`. Non-printable characters in `reason` are replaced.
+    pub fn disable_with(
+        &mut self,
+        name: &str,
+        reason: &str,
+        code: &'static str,
+    ) -> Result<(), StoreError> {
+        let mut text: String = reason
+            .chars()
+            .map(|c| {
+                if c.is_control() || crate::names::is_invisible(c) {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect();
+        if text.len() > MAX_TEXT_BYTES {
+            let mut end = MAX_TEXT_BYTES;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+        }
+        self.set_enabled(name, false, Some(&text), code)
     }
 
     fn set_enabled(
@@ -454,6 +513,7 @@ impl Store {
         name: &str,
         enabled: bool,
         reason: Option<&str>,
+        code: &'static str,
     ) -> Result<(), StoreError> {
         self.check_audit_ok()?;
         let tx = self
@@ -478,9 +538,38 @@ impl Store {
         ev.digest = Some(cur.digest);
         ev.detail.version = Some(cur.version);
         if !enabled {
-            ev.detail.reason = Some("operator");
+            ev.detail.reason = Some(code);
         }
         finish(tx, &self.actor, self.fail_point, &self.home_dir, &[ev])
+    }
+
+    /// The kept version `rollback(name, to)` would make current, with its blob, without changing
+    /// anything (so that the caller can authorize it first).
+    pub fn rollback_target(&self, name: &str, to: Option<&str>) -> Result<VersionRow, StoreError> {
+        let detail = self.inspect(name)?;
+        let current = parse_version(&detail.current.version)?;
+        let kept = detail.versions.into_iter().filter(|v| !v.current);
+        match to {
+            Some(want) => kept.into_iter().find(|v| v.version == want).ok_or_else(|| {
+                StoreError::VersionNotKept {
+                    name: crate::names::shown(name),
+                    version: crate::names::shown(want),
+                }
+            }),
+            None => kept
+                .filter_map(|v| {
+                    parse_version(&v.version)
+                        .ok()
+                        .filter(|p| *p < current)
+                        .map(|p| (p, v))
+                })
+                .max_by(|a, b| a.0.cmp(&b.0))
+                .map(|(_, v)| v)
+                .ok_or_else(|| StoreError::NoEarlierVersion {
+                    name: crate::names::shown(name),
+                    current: detail.current.version.clone(),
+                }),
+        }
     }
 
     /// Makes a kept version current again: `to`, or else the highest kept version lower than the
@@ -542,6 +631,16 @@ impl Store {
         finish(tx, &self.actor, self.fail_point, &self.home_dir, &[ev])?;
         self.current(name)?
             .ok_or_else(|| StoreError::NotInstalled(crate::names::shown(name)))
+    }
+
+    /// The version floor of `name`: the highest version ever installed (kept across `uninstall`;
+    /// only `uninstall --purge` forgets it) among those signed by at least one key the trust store
+    /// has not revoked. A version signed only by keys revoked since does not count, so after a
+    /// compromised key is revoked the publisher's next real release installs normally. `None`
+    /// when nothing counts.
+    pub fn version_floor(&self, name: &str) -> Result<Option<semver::Version>, StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        floor_in(&tx, name)
     }
 
     /// A number that changes whenever anything that decides what a plugin runs changes: its
@@ -612,13 +711,11 @@ impl Store {
             [name],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let highest: String = self
-            .conn
-            .query_row("SELECT version FROM highest WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()?
+        let tx = self.conn.unchecked_transaction()?;
+        let highest = floor_in(&tx, name)?
+            .map(|v| v.to_string())
             .unwrap_or_else(|| current.version.clone());
+        drop(tx);
         let mut stmt = self.conn.prepare(
             "SELECT v.version, v.digest, v.blob, v.signers, v.summary, v.installed_at, v.id = p.current
              FROM versions v JOIN plugins p ON p.name = v.name WHERE v.name = ?1 ORDER BY v.id DESC",
@@ -827,21 +924,15 @@ impl Store {
     }
 }
 
-/// Names of granted capabilities for the audit: a string item itself, or an object's `kind`/`type`
-/// field. Values (hosts, paths, secret names) are left out.
+/// The capability kinds a grant list consents to, for the audit (`{"kind": "capability",
+/// "capability": "http"}` entries); values (hosts, paths, environment values) are left out.
 fn capability_names(grants: &serde_json::Value) -> Vec<String> {
     let mut out: Vec<String> = grants
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|g| match g {
-            serde_json::Value::String(_) => None,
-            serde_json::Value::Object(o) => ["kind", "type", "capability"]
-                .iter()
-                .find_map(|k| o.get(*k).and_then(|v| v.as_str()))
-                .map(str::to_string),
-            _ => None,
-        })
+        .filter(|g| g["kind"] == "capability")
+        .filter_map(|g| g["capability"].as_str().map(str::to_string))
         .collect();
     out.sort();
     out.dedup();
@@ -872,5 +963,30 @@ CREATE TRIGGER registry_gen_grants_ins AFTER INSERT ON grants
 CREATE TRIGGER registry_gen_grants_upd AFTER UPDATE ON grants
     BEGIN UPDATE registry_gen SET n = n + 1 WHERE id = 1; END;
 CREATE TRIGGER registry_gen_grants_del AFTER DELETE ON grants
+    BEGIN UPDATE registry_gen SET n = n + 1 WHERE id = 1; END;
+";
+
+/// Schema v5: the release history behind the version floor (see [`Store::version_floor`]), kept
+/// across uninstall, and the registry generation also moving with the trust store, so that a
+/// cached authorization is re-derived after any key is added, revoked or changed.
+pub(crate) const SCHEMA_V5: &str = "
+CREATE TABLE released (
+    name         TEXT NOT NULL,
+    version      TEXT NOT NULL,
+    digest       TEXT NOT NULL,
+    signers      TEXT,
+    installed_at TEXT NOT NULL,
+    PRIMARY KEY (name, version, digest)
+);
+INSERT OR IGNORE INTO released (name, version, digest, signers, installed_at)
+    SELECT name, version, digest, signers, installed_at FROM versions;
+INSERT OR IGNORE INTO released (name, version, digest, signers, installed_at)
+    SELECT h.name, h.version, '', NULL, '' FROM highest h
+    WHERE NOT EXISTS (SELECT 1 FROM versions v WHERE v.name = h.name AND v.version = h.version);
+CREATE TRIGGER registry_gen_keys_ins AFTER INSERT ON trusted_keys
+    BEGIN UPDATE registry_gen SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER registry_gen_keys_upd AFTER UPDATE ON trusted_keys
+    BEGIN UPDATE registry_gen SET n = n + 1 WHERE id = 1; END;
+CREATE TRIGGER registry_gen_keys_del AFTER DELETE ON trusted_keys
     BEGIN UPDATE registry_gen SET n = n + 1 WHERE id = 1; END;
 ";

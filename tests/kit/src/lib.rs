@@ -3,3 +3,5 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 pub mod component;
+#[cfg(feature = "install")]
+pub mod install;

@@ -1,4 +1,4 @@
-//! Downloading a plugin for `ward install URL`.
+//! The read step for a URL: downloading a plugin for `ward install URL`.
 //!
 //! https only (plain http only to a loopback address, for tests and local mirrors), a size cap
 //! enforced while streaming, connect, idle and total timeouts, and no redirect to another host
@@ -7,7 +7,14 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
+/// Why a download failed. The message never holds credentials from the URL.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DownloadError(String);
+
+macro_rules! bail {
+    ($($t:tt)*) => { return Err(DownloadError(format!($($t)*))) };
+}
 
 /// Longest ward waits for a TCP/TLS connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,16 +36,23 @@ fn read_timeout() -> Duration {
 }
 
 /// Whether `text` looks like a URL rather than a path.
-pub(crate) fn is_url(text: &str) -> bool {
+pub fn is_url(text: &str) -> bool {
     text.starts_with("https://") || text.starts_with("http://")
 }
 
-fn check_url(url: &reqwest::Url) -> anyhow::Result<()> {
+fn check_url(url: &reqwest::Url) -> Result<(), DownloadError> {
+    if !url.username().is_empty() || url.password().is_some() {
+        bail!(
+            "refusing {}: credentials in a URL would be shown and logged; give them another way",
+            shown(url)
+        );
+    }
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_loopback(url) => Ok(()),
         "http" => bail!(
-            "refusing plain http for {url}: use https (plain http is allowed only to a loopback address)"
+            "refusing plain http for {}: use https (plain http is allowed only to a loopback address)",
+            shown(url)
         ),
         other => bail!("refusing URL scheme '{other}': use https"),
     }
@@ -54,14 +68,18 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 }
 
 /// Downloads `url`, refusing more than `max` bytes.
-pub(crate) async fn download(url: &str, max: u64) -> anyhow::Result<Vec<u8>> {
-    let parsed = reqwest::Url::parse(url).with_context(|| format!("invalid URL {url}"))?;
+pub async fn download(url: &str, max: u64) -> Result<Vec<u8>, DownloadError> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| DownloadError(format!("invalid URL {}: {e}", shown_text(url))))?;
     check_url(&parsed)?;
+    let parsed_shown = shown(&parsed);
     let origin_host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
     let origin_port = parsed.port_or_known_default();
     let policy = reqwest::redirect::Policy::custom(move |attempt| {
         if attempt.previous().len() >= MAX_REDIRECTS {
-            return attempt.error(anyhow!("more than {MAX_REDIRECTS} redirects"));
+            return attempt.error(DownloadError(format!(
+                "more than {MAX_REDIRECTS} redirects"
+            )));
         }
         let next = attempt.url();
         let same_host = next
@@ -69,8 +87,10 @@ pub(crate) async fn download(url: &str, max: u64) -> anyhow::Result<Vec<u8>> {
             .is_some_and(|h| h.eq_ignore_ascii_case(&origin_host))
             && next.port_or_known_default() == origin_port;
         if !same_host {
-            let to = next.to_string();
-            return attempt.error(anyhow!("refusing redirect to another host: {to}"));
+            let to = shown(next);
+            return attempt.error(DownloadError(format!(
+                "refusing redirect to another host: {to}"
+            )));
         }
         if let Err(err) = check_url(next) {
             return attempt.error(err);
@@ -85,15 +105,14 @@ pub(crate) async fn download(url: &str, max: u64) -> anyhow::Result<Vec<u8>> {
         .https_only(false)
         .user_agent(concat!("ward/", env!("CARGO_PKG_VERSION")))
         .build()
-        .context("cannot create the HTTP client")?;
-    let mut response = client
-        .get(parsed.clone())
-        .send()
-        .await
-        .map_err(|e| anyhow!("cannot download {parsed}: {}", describe(&e)))?;
+        .map_err(|e| DownloadError(format!("cannot create the HTTP client: {e}")))?;
+    let mut response =
+        client.get(parsed.clone()).send().await.map_err(|e| {
+            DownloadError(format!("cannot download {parsed_shown}: {}", describe(e)))
+        })?;
     if !response.status().is_success() {
         bail!(
-            "cannot download {parsed}: the server answered {}",
+            "cannot download {parsed_shown}: the server answered {}",
             response.status()
         );
     }
@@ -101,20 +120,21 @@ pub(crate) async fn download(url: &str, max: u64) -> anyhow::Result<Vec<u8>> {
         && len > max
     {
         bail!(
-            "refusing {parsed}: it is {} and the limit for components is {}",
+            "refusing {parsed_shown}: it is {} and the limit for components is {}",
             ward_policy::format_bytes(len),
             ward_policy::format_bytes(max)
         );
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| anyhow!("download of {parsed} failed: {}", describe(&e)))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(|e| {
+        DownloadError(format!(
+            "download of {parsed_shown} failed: {}",
+            describe(e)
+        ))
+    })? {
         if body.len() as u64 + chunk.len() as u64 > max {
             bail!(
-                "refusing {parsed}: the body is larger than the {} limit for components",
+                "refusing {parsed_shown}: the body is larger than the {} limit for components",
                 ward_policy::format_bytes(max)
             );
         }
@@ -123,12 +143,39 @@ pub(crate) async fn download(url: &str, max: u64) -> anyhow::Result<Vec<u8>> {
     Ok(body)
 }
 
-fn describe(err: &reqwest::Error) -> String {
+/// `url` as shown in messages: without user name or password, query or fragment.
+fn shown(url: &reqwest::Url) -> String {
+    let mut clean = url.clone();
+    let _ = clean.set_username("");
+    let _ = clean.set_password(None);
+    clean.set_query(None);
+    clean.set_fragment(None);
+    clean.to_string()
+}
+
+/// Text that failed to parse as a URL, as shown in messages: everything up to an `@` in its
+/// authority is dropped.
+fn shown_text(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+fn describe(err: reqwest::Error) -> String {
     if err.is_timeout() {
         return "timed out".into();
     }
+    // reqwest's messages name the URL; the caller already names it without credentials.
+    let err = err.without_url();
     let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
+    let mut source = std::error::Error::source(&err);
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());
@@ -138,6 +185,7 @@ fn describe(err: &reqwest::Error) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -160,6 +208,7 @@ mod tests {
             "ftp://example.com/p.wasm",
             "file:///etc/passwd",
             "http://10.0.0.1/x",
+            "https://user:hunter2@example.com/p.wasm",
         ];
         for url in bad {
             assert!(
@@ -167,5 +216,31 @@ mod tests {
                 "{url}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod credential_tests {
+    use super::*;
+
+    #[test]
+    fn url_credentials_never_appear_in_errors() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for url in [
+            "https://user:hunter2@example.com/p.wasm",
+            "http://hunter2@example.com/p.wasm",
+            "https://user:hunter2@exa mple.com/p.wasm",
+        ] {
+            let err = rt.block_on(download(url, 1024)).unwrap_err().to_string();
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+        assert_eq!(
+            shown(&reqwest::Url::parse("https://u:p@h.test/x?token=1#f").unwrap()),
+            "https://h.test/x"
+        );
     }
 }
