@@ -335,3 +335,69 @@ async fn http_without_a_grant_is_refused_unsent() {
     assert!(is_err(&out), "{out}");
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
+
+/// Open descriptors of this process.
+fn open_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[tokio::test]
+async fn a_call_cannot_exhaust_host_descriptors() {
+    let fx = Fixture::new();
+    let grants = fx.grants(false);
+    let limits = Limits {
+        handles: 64,
+        ..Limits::default()
+    };
+    let before = open_descriptors();
+    let err = runtime()
+        .call(
+            &hostile(),
+            "hoard-files",
+            &json!({ "path": "/data/hello.txt", "count": 100_000 }),
+            &limits,
+            &grants,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.limit(), Some(ward_runtime::Limit::Handles), "{err}");
+    assert!(
+        err.to_string().contains("handles limit of 64 handles"),
+        "{err}"
+    );
+    // Every descriptor the call held went with its store.
+    assert!(
+        open_descriptors() <= before + 8,
+        "{before} -> {}",
+        open_descriptors()
+    );
+    // Under the limit the same command works.
+    let out = runtime()
+        .call(
+            &hostile(),
+            "hoard-files",
+            &json!({ "path": "/data/hello.txt", "count": 16 }),
+            &limits,
+            &grants,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.result, json!({ "ok": 16 }));
+}
+
+#[tokio::test]
+async fn a_call_cannot_make_the_host_allocate_unbounded_random_bytes() {
+    let err = runtime()
+        .call(
+            &hostile(),
+            "random-bytes",
+            &json!({ "len": 1u64 << 40 }),
+            &Limits::default(),
+            &Grants::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.limit(), Some(ward_runtime::Limit::Random), "{err}");
+    let out = call("random-bytes", json!({ "len": 4096 }), &Grants::default()).await;
+    assert_eq!(out, json!(4096));
+}

@@ -402,6 +402,83 @@ fn invalid_components_are_refused_and_nothing_is_cached() {
     assert!(cached.is_empty(), "{cached:?}");
 }
 
+/// A component holding one core module with `bodies` functions, each declaring `locals` i32
+/// locals and a body of about `body_bytes` bytes (`nop`s).
+fn heavy_component(bodies: u32, locals: u32, body_bytes: usize) -> Vec<u8> {
+    use wasm_encoder::{CodeSection, Function, FunctionSection, Module, TypeSection, ValType};
+    let mut m = Module::new();
+    let mut types = TypeSection::new();
+    types.ty().function([], []);
+    m.section(&types);
+    let mut funcs = FunctionSection::new();
+    for _ in 0..bodies {
+        funcs.function(0);
+    }
+    m.section(&funcs);
+    let mut code = CodeSection::new();
+    for _ in 0..bodies {
+        let mut f = Function::new([(locals, ValType::I32)]);
+        for _ in 0..body_bytes {
+            f.instructions().nop();
+        }
+        f.instructions().end();
+        code.function(&f);
+    }
+    m.section(&code);
+    let mut c = wasm_encoder::Component::new();
+    c.section(&wasm_encoder::ModuleSection(&m));
+    c.finish()
+}
+
+#[test]
+fn components_over_the_compile_budget_are_refused_and_nothing_is_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache_dir = dir.path().join("compiled");
+    let rt = Runtime::new(RuntimeOptions {
+        cache_dir: Some(cache_dir.clone()),
+    })
+    .unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "too many functions",
+            heavy_component(50_001, 0, 0),
+            "the component has functions (50001), more than the limit of 50000",
+        ),
+        (
+            "one giant body",
+            heavy_component(1, 0, 1_100_000),
+            "a function body of that many bytes",
+        ),
+        (
+            "too much code",
+            heavy_component(17, 0, 1_000_000),
+            "that many bytes of code",
+        ),
+        (
+            "many locals in a long body",
+            heavy_component(1, 50_000, 1_000),
+            "locals times body bytes",
+        ),
+    ];
+    for (what, bytes, needle) in cases {
+        let err = rt.load(what, &bytes).unwrap_err();
+        assert!(err.to_string().contains(needle), "{what}: {err}");
+    }
+    let cached = std::fs::read_dir(&cache_dir)
+        .map(|d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "cwasm")
+            })
+            .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(cached, 0);
+}
+
 /// Every WIT type kind through a real component and back: JSON -> component value -> guest ->
 /// component value -> JSON.
 #[tokio::test]

@@ -18,11 +18,13 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod descriptors;
 mod failure;
 mod kv;
 mod pipeline;
 mod prepare;
 
+pub use descriptors::{MIN_CALL_HANDLES, RESERVED_DESCRIPTORS, per_call_handles};
 pub use failure::{Failure, GateRefusal, call_kind, chain};
 pub use kv::StoreKv;
 pub use pipeline::{

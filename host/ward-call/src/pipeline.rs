@@ -241,6 +241,9 @@ pub struct Pipeline<'a> {
     /// Whether the audit reservation also takes (and releases) the store's write lock: for a
     /// process that has not written yet, whose connection may face a read-only database.
     pub probe_writable: bool,
+    /// The most handles (open files, streams, requests) one call may hold in this process, from
+    /// its descriptor budget ([`crate::per_call_handles`]); a manifest asking for more gets this.
+    pub max_handles: u64,
 }
 
 fn now_unix() -> i64 {
@@ -431,6 +434,7 @@ impl Pipeline<'_> {
             return refused(event, f, Some(loaded));
         }
         let mut limits: Limits = loaded.prepared.limits.clone();
+        limits.handles = limits.handles.min(self.max_handles);
         if let Some(t) = admission.timeout {
             limits.timeout = limits.timeout.min(t.max(Duration::from_millis(1)));
         }

@@ -303,6 +303,7 @@ pub(crate) fn run_installed(home: &Home, mut args: RunInstalledArgs) -> Result<(
         runtime: &runtime,
         cache: None,
         probe_writable: true,
+        max_handles: ward_call::per_call_handles(1, 0),
     };
     let request = ward_call::CallRequest {
         plugin: args.name.clone(),

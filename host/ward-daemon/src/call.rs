@@ -26,6 +26,7 @@ pub(crate) fn pipeline<'a>(
         runtime: &ctx.runtime,
         cache: Some(&ctx.loads),
         probe_writable: false,
+        max_handles: ctx.max_handles,
     }
 }
 

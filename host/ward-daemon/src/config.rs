@@ -35,10 +35,34 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Threat: a client announcing a body and trickling it.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Connections served at once over both sockets; further connections are closed unanswered.
+/// Connections served at once on the agent socket; further connections are closed unanswered
+/// (and counted in the aggregated refusal rows).
 ///
 /// Threat: a local client opening connections until the daemon runs out of file descriptors.
 pub const MAX_CONNECTIONS: usize = 512;
+
+/// Connections served at once on the operator socket, a budget of its own: no number of agent
+/// connections takes it.
+///
+/// Threat: an agent flooding connections to lock the operator out.
+pub const MAX_OPERATOR_CONNECTIONS: usize = 32;
+
+/// Agent-socket connections one peer uid may hold at once, when several uids may connect.
+///
+/// Threat: one local user taking every agent connection from the others.
+pub const MAX_CONNECTIONS_PER_UID: usize = 128;
+
+/// Time a new connection has to send its first byte; a connection that sends nothing is closed.
+///
+/// Threat: idle connections, renewed one after another, holding the connection budget.
+pub const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Refused connections and requests are audited as one row per socket, peer and reason per
+/// interval, with a count, and logged once per interval: a flood adds a bounded number of
+/// rows and lines.
+///
+/// Threat: a flood of refused connections growing the audit log and the logs without bound.
+pub const REFUSAL_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Guest calls running at once; further runs wait for a slot (bounded by [`MAX_CONNECTIONS`]).
 ///
@@ -94,6 +118,14 @@ pub struct ServerLimits {
     pub body_read_timeout: Duration,
     /// See [`MAX_CONNECTIONS`].
     pub max_connections: usize,
+    /// See [`MAX_OPERATOR_CONNECTIONS`].
+    pub max_operator_connections: usize,
+    /// See [`MAX_CONNECTIONS_PER_UID`].
+    pub max_connections_per_uid: usize,
+    /// See [`FIRST_BYTE_TIMEOUT`].
+    pub first_byte_timeout: Duration,
+    /// See [`REFUSAL_INTERVAL`].
+    pub refusal_interval: Duration,
     /// See [`MAX_INFLIGHT_CALLS`].
     pub max_inflight_calls: usize,
     /// See [`MAX_CALLS_PER_TOKEN`].
@@ -112,6 +144,10 @@ impl Default for ServerLimits {
             header_read_timeout: HEADER_READ_TIMEOUT,
             body_read_timeout: BODY_READ_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
+            max_operator_connections: MAX_OPERATOR_CONNECTIONS,
+            max_connections_per_uid: MAX_CONNECTIONS_PER_UID,
+            first_byte_timeout: FIRST_BYTE_TIMEOUT,
+            refusal_interval: REFUSAL_INTERVAL,
             max_inflight_calls: MAX_INFLIGHT_CALLS,
             max_calls_per_token: MAX_CALLS_PER_TOKEN,
             shutdown_grace: SHUTDOWN_GRACE,
@@ -205,6 +241,8 @@ struct DaemonSection {
     operator_uids: Option<Vec<u32>>,
     agent_uids: Option<Vec<u32>>,
     max_connections: Option<usize>,
+    max_operator_connections: Option<usize>,
+    max_connections_per_uid: Option<usize>,
     max_inflight_calls: Option<usize>,
     max_calls_per_token: Option<usize>,
     confirm_ttl: Option<String>,
@@ -279,6 +317,12 @@ impl DaemonConfig {
         };
         if let Some(n) = positive("max_connections", d.max_connections)? {
             self.limits.max_connections = n;
+        }
+        if let Some(n) = positive("max_operator_connections", d.max_operator_connections)? {
+            self.limits.max_operator_connections = n;
+        }
+        if let Some(n) = positive("max_connections_per_uid", d.max_connections_per_uid)? {
+            self.limits.max_connections_per_uid = n;
         }
         if let Some(n) = positive("max_inflight_calls", d.max_inflight_calls)? {
             self.limits.max_inflight_calls = n;

@@ -22,6 +22,7 @@ mod config;
 mod confirm;
 mod gates;
 mod listen;
+mod refusals;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,9 +35,11 @@ use ward_store::{Store, StoreError};
 
 pub use api::new_token;
 pub use config::{
-    BODY_READ_TIMEOUT, CONFIRM_TTL, ConfigError, DaemonConfig, HEADER_READ_TIMEOUT, MAX_BODY_BYTES,
-    MAX_CALLS_PER_TOKEN, MAX_CONNECTIONS, MAX_HEADER_BYTES, MAX_HEADERS, MAX_INFLIGHT_CALLS,
-    PeerCheck, PluginGate, SHUTDOWN_GRACE, ServerLimits, Socket,
+    BODY_READ_TIMEOUT, CONFIRM_TTL, ConfigError, DaemonConfig, FIRST_BYTE_TIMEOUT,
+    HEADER_READ_TIMEOUT, MAX_BODY_BYTES, MAX_CALLS_PER_TOKEN, MAX_CONNECTIONS,
+    MAX_CONNECTIONS_PER_UID, MAX_HEADER_BYTES, MAX_HEADERS, MAX_INFLIGHT_CALLS,
+    MAX_OPERATOR_CONNECTIONS, PeerCheck, PluginGate, REFUSAL_INTERVAL, SHUTDOWN_GRACE,
+    ServerLimits, Socket,
 };
 
 /// Store connections used for reads (token checks, grants, usage); requests pick one in turn.
@@ -148,11 +151,20 @@ struct Ctx {
     audit: audit::AuditWriter,
     gates: Arc<gates::Gates>,
     stats: Arc<Stats>,
+    /// Agent-socket connections.
     conns: Arc<Semaphore>,
+    /// Operator-socket connections, a budget of their own.
+    op_conns: Arc<Semaphore>,
+    /// Agent-socket connections per peer uid.
+    per_uid: Mutex<std::collections::HashMap<u32, usize>>,
+    /// Refused connections and requests, counted until the next audit row.
+    refusals: Arc<refusals::Refusals>,
     calls: Arc<Semaphore>,
     /// Authorized, prepared and loaded plugins, reused while nothing they were decided from
     /// changed (registry generation, policy file, key expiry).
     loads: ward_call::LoadCache,
+    /// Most handles one call may hold, from the descriptor budget.
+    max_handles: u64,
 }
 
 /// Applies a changed `policy.toml` to every installed plugin: those whose current version no
@@ -233,8 +245,15 @@ pub async fn start(config: DaemonConfig) -> Result<Running, DaemonError> {
 
     let ctx = Arc::new(Ctx {
         conns: Arc::new(Semaphore::new(config.limits.max_connections)),
+        op_conns: Arc::new(Semaphore::new(config.limits.max_operator_connections)),
+        per_uid: Mutex::new(std::collections::HashMap::new()),
+        refusals: Arc::new(refusals::Refusals::default()),
         calls: Arc::new(Semaphore::new(config.limits.max_inflight_calls)),
         loads: ward_call::LoadCache::default(),
+        max_handles: ward_call::per_call_handles(
+            config.limits.max_inflight_calls,
+            config.limits.max_connections + config.limits.max_operator_connections,
+        ),
         config,
         home,
         policy,
@@ -255,6 +274,12 @@ pub async fn start(config: DaemonConfig) -> Result<Running, DaemonError> {
     });
     let (shutdown, rx) = watch::channel(false);
     let loops = vec![
+        tokio::spawn(refusals::flush_loop(
+            ctx.refusals.clone(),
+            ctx.audit.clone(),
+            ctx.config.limits.refusal_interval,
+            rx.clone(),
+        )),
         tokio::spawn(listen::accept_loop(
             ctx.clone(),
             Socket::Operator,
@@ -323,9 +348,18 @@ impl Running {
         let mut drained = true;
         if let Some(ctx) = self.ctx.take() {
             let max = u32::try_from(ctx.config.limits.max_connections).unwrap_or(u32::MAX);
+            let op_max =
+                u32::try_from(ctx.config.limits.max_operator_connections).unwrap_or(u32::MAX);
             let grace = ctx.config.limits.shutdown_grace + std::time::Duration::from_secs(1);
-            let conns = ctx.conns.clone();
-            let all = tokio::time::timeout(grace, conns.acquire_many(max)).await;
+            let (conns, op_conns) = (ctx.conns.clone(), ctx.op_conns.clone());
+            let all = tokio::time::timeout(grace, async {
+                let a = conns.acquire_many(max).await;
+                let b = op_conns.acquire_many(op_max).await;
+                a.and(b)
+            })
+            .await;
+            // Refusals counted while the connections drained.
+            refusals::flush(&ctx.refusals, &ctx.audit).await;
             if !matches!(all, Ok(Ok(_))) {
                 tracing::warn!("connections still open after the shutdown grace were cancelled");
                 drained = false;

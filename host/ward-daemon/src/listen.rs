@@ -5,14 +5,16 @@ use std::os::unix::fs::{
     DirBuilderExt as _, FileTypeExt as _, MetadataExt as _, PermissionsExt as _,
 };
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, ReadBuf};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{OwnedSemaphorePermit, watch};
-use ward_store::{AuditAction, AuditEvent, Outcome};
 
 use crate::config::Socket;
 use crate::{Ctx, DaemonError};
@@ -68,7 +70,57 @@ pub(crate) fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
     Ok(listener)
 }
 
-/// Accepts connections on `listener` until shutdown.
+/// A connection's share of the budgets: its socket's slot and, on the agent socket, its peer
+/// uid's. Both are given back when the connection ends.
+pub(crate) struct Slot {
+    _permit: OwnedSemaphorePermit,
+    uid: Option<(Arc<Ctx>, u32)>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some((ctx, uid)) = self.uid.take() {
+            let mut per_uid = ctx.per_uid.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = per_uid.get_mut(&uid) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    per_uid.remove(&uid);
+                }
+            }
+        }
+    }
+}
+
+/// Takes a slot for a connection from `uid` on `socket`, or the reason it is refused.
+fn take_slot(ctx: &Arc<Ctx>, socket: Socket, uid: u32) -> Result<Slot, &'static str> {
+    let sem = match socket {
+        Socket::Operator => &ctx.op_conns,
+        Socket::Agent => &ctx.conns,
+    };
+    let permit = sem
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| "connection-limit")?;
+    if socket == Socket::Operator {
+        return Ok(Slot {
+            _permit: permit,
+            uid: None,
+        });
+    }
+    let mut per_uid = ctx.per_uid.lock().unwrap_or_else(|p| p.into_inner());
+    let n = per_uid.entry(uid).or_insert(0);
+    if *n >= ctx.config.limits.max_connections_per_uid {
+        return Err("uid-connection-limit");
+    }
+    *n += 1;
+    Ok(Slot {
+        _permit: permit,
+        uid: Some((ctx.clone(), uid)),
+    })
+}
+
+/// Accepts connections on `listener` until shutdown. A refused connection is closed unanswered
+/// and counted ([`crate::refusals`]).
 pub(crate) async fn accept_loop(
     ctx: Arc<Ctx>,
     socket: Socket,
@@ -97,43 +149,25 @@ pub(crate) async fn accept_loop(
             }
         };
         if !ctx.config.peer_allowed(socket, uid) {
-            tracing::warn!(
-                uid,
-                "connection refused on the {} socket: uid not allowed",
-                socket.as_str()
-            );
-            refuse_peer(&ctx, socket, uid);
+            ctx.refusals.note(socket, uid, "peer-uid", "connect");
             continue;
         }
-        let Ok(permit) = ctx.conns.clone().try_acquire_owned() else {
-            tracing::warn!(
-                "connection refused: {} connections open",
-                ctx.config.limits.max_connections
-            );
-            continue;
+        let slot = match take_slot(&ctx, socket, uid) {
+            Ok(slot) => slot,
+            Err(reason) => {
+                ctx.refusals.note(socket, uid, reason, "connect");
+                continue;
+            }
         };
         tokio::spawn(serve(
             ctx.clone(),
             socket,
             uid,
             stream,
-            permit,
+            slot,
             shutdown.clone(),
         ));
     }
-}
-
-/// Audits a refused peer (the connection is closed unanswered).
-fn refuse_peer(ctx: &Arc<Ctx>, socket: Socket, uid: u32) {
-    let mut ev = AuditEvent::new(AuditAction::Deny);
-    ev.actor = Some(format!("{}:uid:{uid}", socket.as_str()));
-    ev.outcome = Outcome::Denied;
-    ev.detail.reason = Some("peer-uid");
-    ev.detail.endpoint = Some("connect");
-    let audit = ctx.audit.clone();
-    tokio::spawn(async move {
-        let _ = audit.record(vec![ev], Vec::new()).await;
-    });
 }
 
 async fn serve(
@@ -141,10 +175,30 @@ async fn serve(
     socket: Socket,
     uid: u32,
     stream: UnixStream,
-    _permit: OwnedSemaphorePermit,
+    _slot: Slot,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let limits = ctx.config.limits.clone();
+    // A connection that sends nothing is closed quickly: idle connections renewed one after
+    // another cannot hold the budget.
+    let mut stream = stream;
+    let mut first = vec![0u8; 4096];
+    let read = tokio::select! {
+        r = tokio::time::timeout(limits.first_byte_timeout, stream.read(&mut first)) => r,
+        _ = shutdown.changed() => return,
+    };
+    match read {
+        Ok(Ok(0)) | Ok(Err(_)) => return,
+        Ok(Ok(n)) => first.truncate(n),
+        Err(_) => {
+            ctx.refusals.note(socket, uid, "no-bytes", "connect");
+            return;
+        }
+    }
+    let stream = Prefixed {
+        first: bytes::Bytes::from(first),
+        inner: stream,
+    };
     let svc_ctx = ctx.clone();
     let service = service_fn(move |req| {
         let ctx = svc_ctx.clone();
@@ -175,14 +229,14 @@ async fn serve(
         }
     };
     if let Err(e) = result {
-        refuse_http(&ctx, socket, uid, &e).await;
+        refuse_http(&ctx, socket, uid, &e);
     }
 }
 
-/// Audits a request the HTTP layer refused before ward saw it: headers too large or too many
+/// Counts a request the HTTP layer refused before ward saw it: headers too large or too many
 /// (answered `431`), headers not complete within the header timeout (closed), or bytes that are
-/// not HTTP (answered `400`). A client that merely went away is not a request and is not audited.
-async fn refuse_http(ctx: &Arc<Ctx>, socket: Socket, uid: u32, e: &hyper::Error) {
+/// not HTTP (answered `400`). A client that merely went away is not a request and is not counted.
+fn refuse_http(ctx: &Arc<Ctx>, socket: Socket, uid: u32, e: &hyper::Error) {
     let reason = if e.is_parse_too_large() {
         "headers-too-large"
     } else if e.is_timeout() {
@@ -192,17 +246,57 @@ async fn refuse_http(ctx: &Arc<Ctx>, socket: Socket, uid: u32, e: &hyper::Error)
     } else {
         return;
     };
-    tracing::info!(
-        uid,
-        "{} socket: request refused by the HTTP layer: {e}",
-        socket.as_str()
-    );
-    let mut ev = AuditEvent::new(AuditAction::Deny);
-    ev.actor = Some(format!("{}:uid:{uid}", socket.as_str()));
-    ev.outcome = Outcome::Denied;
-    ev.detail.reason = Some(reason);
-    ev.detail.endpoint = Some("http");
-    if let Err(e) = ctx.audit.record(vec![ev], Vec::new()).await {
-        tracing::error!("cannot audit a refused request: {e}");
+    ctx.refusals.note(socket, uid, reason, "http");
+}
+
+/// A connection whose first bytes were already read: they are read again first.
+struct Prefixed {
+    first: bytes::Bytes,
+    inner: UnixStream,
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if !self.first.is_empty() {
+            let n = self.first.len().min(buf.remaining());
+            let head = self.first.split_to(n);
+            buf.put_slice(&head);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 }

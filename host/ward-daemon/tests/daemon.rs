@@ -61,7 +61,10 @@ fn hello_token(home: &Path) -> (String, String) {
 }
 
 fn config(home: &Path) -> DaemonConfig {
-    DaemonConfig::new(home)
+    let mut cfg = DaemonConfig::new(home);
+    // Refusal rows are written at this interval; short, so the tests need not wait.
+    cfg.limits.refusal_interval = Duration::from_millis(200);
+    cfg
 }
 
 async fn start(cfg: DaemonConfig) -> Running {
@@ -1336,4 +1339,182 @@ async fn read_only_data_directory_refuses_the_call_before_guest_code() {
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     d.shutdown().await;
     drop(mount);
+}
+
+/// Hostile installed with `manifest_extra` appended to its manifest and `grants`; an agent token
+/// for it.
+fn hostile_token(home: &Path, manifest_extra: &str, grants: Value) -> String {
+    let manifest = format!(
+        "name = \"example:hostile\"\nversion = \"1.0.0\"\ndescription = \"x\"\n{manifest_extra}"
+    );
+    ward_testkit::install::install_signed(home, ward_fixtures::HOSTILE, &manifest, grants);
+    token(
+        home,
+        NewToken {
+            plugin: "example:hostile".into(),
+            ..NewToken::default()
+        },
+    )
+    .0
+}
+
+async fn run_hostile(d: &Running, tok: &str, command: &str, args: Value) -> (StatusCode, Value) {
+    request(
+        d.agent_socket(),
+        Method::POST,
+        "/v1/run",
+        Some(tok),
+        Some(&json!({ "plugin": "example:hostile", "command": command, "args": args })),
+    )
+    .await
+    .expect("request")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spinning_guests_do_not_delay_the_operator_socket() {
+    // Four spinning calls for each of the runtime's two threads.
+    const SPINS: u64 = 8;
+    let e = env();
+    let tok = hostile_token(&e.home, "[limits]\ntimeout = \"4s\"\n", json!([]));
+    let d = Arc::new(start(config(&e.home)).await);
+    let spins: Vec<_> = (0..SPINS)
+        .map(|_| {
+            let (d, tok) = (d.clone(), tok.clone());
+            tokio::spawn(async move { run_hostile(&d, &tok, "spin", json!({})).await })
+        })
+        .collect();
+    // The operator is answered while every spinning call is still running: a spinning guest
+    // holding its thread would keep the status request waiting until spins ended.
+    let mut seen = 0;
+    while seen < SPINS && !spins.iter().all(|s| s.is_finished()) {
+        let (status, body) = request(d.operator_socket(), Method::GET, "/v1/status", None, None)
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+        seen = seen.max(body["calls_running"].as_u64().unwrap());
+    }
+    assert_eq!(
+        seen, SPINS,
+        "the operator was not answered while the guests spun"
+    );
+    for s in spins {
+        let (status, body) = s.await.unwrap();
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["kind"], "limit", "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("time limit"),
+            "{body}"
+        );
+    }
+    Arc::into_inner(d).unwrap().shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_cannot_exhaust_host_descriptors() {
+    let e = env();
+    let data = e.home.parent().unwrap().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("f.txt"), "x").unwrap();
+    let tok = hostile_token(
+        &e.home,
+        "[capabilities]\nfiles = [{ host = \"$OPERATOR\", guest = \"/data\", mode = \"ro\" }]\n",
+        json!([{ "kind": "files", "guest": "/data", "host": data.display().to_string(), "writable": false }]),
+    );
+    let d = start(config(&e.home)).await;
+    let fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    // A first call loads the plugin and opens what the daemon keeps open.
+    let (_, body) = run_hostile(
+        &d,
+        &tok,
+        "hoard-files",
+        json!({ "path": "/data/f.txt", "count": 8 }),
+    )
+    .await;
+    assert_eq!(body["result"], json!({ "ok": 8 }), "{body}");
+    let before = fds();
+    let (status, body) = run_hostile(
+        &d,
+        &tok,
+        "hoard-files",
+        json!({ "path": "/data/f.txt", "count": 1_000_000 }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["kind"], "limit", "{body}");
+    assert_eq!(body["error"]["limit"], "handles", "{body}");
+    assert!(
+        fds() <= before + 16,
+        "descriptors held after the call: {before} -> {}",
+        fds()
+    );
+    // The daemon still accepts connections and serves both sockets.
+    let (status, _) = request(d.operator_socket(), Method::GET, "/v1/status", None, None)
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    d.shutdown().await;
+    let rows = audit_rows(&e.home);
+    assert!(
+        rows.iter()
+            .any(|r| r.action == "run" && r.detail["limit"] == "handles"),
+        "the limit is in the call's audit row"
+    );
+}
+
+/// The sum of `count` over the deny rows with `reason`.
+fn refused(rows: &[ward_store::AuditRow], reason: &str) -> u64 {
+    rows.iter()
+        .filter(|r| r.action == "deny" && r.detail["reason"] == reason)
+        .map(|r| r.detail["count"].as_u64().unwrap_or(1))
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connection_flood_does_not_lock_out_the_operator() {
+    const FLOOD: usize = 200;
+    let e = env();
+    let (tok, _) = hello_token(&e.home);
+    let mut cfg = config(&e.home);
+    cfg.limits.max_connections = 16;
+    cfg.limits.first_byte_timeout = Duration::from_secs(2);
+    let d = start(cfg).await;
+    // Connections that send nothing, far more than the agent socket's budget.
+    let mut idle = Vec::new();
+    for _ in 0..FLOOD {
+        idle.push(UnixStream::connect(d.agent_socket()).await.unwrap());
+    }
+    // The operator has a budget of its own.
+    let (status, body) = request(d.operator_socket(), Method::GET, "/v1/status", None, None)
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Every idle connection is closed by the daemon: at once over the budget, after the
+    // first-byte timeout within it.
+    for mut s in idle {
+        let mut buf = [0u8; 16];
+        let n = tokio::time::timeout(Duration::from_secs(60), s.read(&mut buf))
+            .await
+            .expect("an idle connection was never closed");
+        assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    }
+    // With the idle ones gone, agents are served again.
+    let (status, body) = run_greet(&d, Some(&tok), HELLO_NAME, "after").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    d.shutdown().await;
+    // Counted, not written one by one: a few rows stand for every refused connection.
+    let rows = audit_rows(&e.home);
+    let over = refused(&rows, "connection-limit");
+    let silent = refused(&rows, "no-bytes");
+    assert_eq!(
+        over + silent,
+        FLOOD as u64,
+        "{over} over the budget, {silent} silent"
+    );
+    assert!(silent >= 1 && over >= 1, "{over} {silent}");
+    let deny_rows = rows.iter().filter(|r| r.action == "deny").count();
+    assert!(deny_rows < 20, "{deny_rows} rows for {FLOOD} refusals");
+    assert!(Store::open(&e.home).unwrap().audit_verify().is_ok());
 }

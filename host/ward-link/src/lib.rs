@@ -195,6 +195,7 @@ impl State {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            .max_random_size(ward_policy::MAX_RANDOM_BYTES)
             .socket_addr_check(|_, _| Box::pin(async { false }));
         if !grants.argv.is_empty() {
             let mut args = Vec::with_capacity(grants.argv.len() + 1);
@@ -219,9 +220,11 @@ impl State {
                     message: format!("{err:#}"),
                 })?;
         }
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(usize::try_from(limits.handles).unwrap_or(usize::MAX));
         Ok(State {
             wasi: builder.build(),
-            table: ResourceTable::new(),
+            table,
             http: WasiHttpCtx::new(),
             hooks: match (&grants.http, &grants.http_hooks) {
                 (Some(granted), _) => Box::new(granted.with_egress_log(grants.egress.clone())),

@@ -3,7 +3,7 @@
 use wasmparser::{ComponentExternalKind, Encoding, Parser, Payload};
 
 use crate::LoadError;
-use ward_policy::{MAX_FUNCTION_BODY_BYTES, MAX_FUNCTIONS};
+use ward_policy::{MAX_CODE_BYTES, MAX_FUNCTION_BODY_BYTES, MAX_FUNCTIONS, MAX_LOCALS_TIMES_BODY};
 
 /// What a component exports at its top level.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +140,26 @@ pub fn inspect(bytes: &[u8]) -> Result<ComponentInfo, LoadError> {
                         what: "a function body of that many bytes",
                         value: size,
                         max: MAX_FUNCTION_BODY_BYTES,
+                    });
+                }
+                if info.code_bytes > MAX_CODE_BYTES {
+                    return Err(LoadError::TooComplex {
+                        what: "that many bytes of code",
+                        value: info.code_bytes,
+                        max: MAX_CODE_BYTES,
+                    });
+                }
+                let mut locals: u64 = 0;
+                for group in body.get_locals_reader().map_err(malformed)? {
+                    let (count, _) = group.map_err(malformed)?;
+                    locals = locals.saturating_add(u64::from(count));
+                }
+                let weight = locals.saturating_mul(size);
+                if weight > MAX_LOCALS_TIMES_BODY {
+                    return Err(LoadError::TooComplex {
+                        what: "a function whose locals times body bytes come to that",
+                        value: weight,
+                        max: MAX_LOCALS_TIMES_BODY,
                     });
                 }
             }

@@ -238,6 +238,9 @@ pub fn load(
     })
 }
 
+/// Held while a component compiles.
+static COMPILING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Compiles `bytes` on a worker thread and gives up after `timeout`.
 ///
 /// Cranelift cannot be interrupted, so on timeout the worker thread is left to finish on its
@@ -249,6 +252,9 @@ pub fn compile(engine: &Engine, bytes: &[u8], timeout: Duration) -> Result<Compo
     std::thread::Builder::new()
         .name("ward-compile".into())
         .spawn(move || {
+            // One compilation at a time in the process: the static bounds cap each one's memory,
+            // and this keeps concurrent installs or loads from multiplying it.
+            let _one = COMPILING.lock().unwrap_or_else(|p| p.into_inner());
             let result = Component::new(&engine, &*bytes);
             let _ = tx.send(result);
         })

@@ -235,7 +235,7 @@ pub fn diff(old: &Manifest, new: &Manifest) -> Diff {
     let (ol, nl) = (old.limits(), new.limits());
     let bytes = |v: u64| ward_policy::format_bytes(v);
     let fuel = |v: Option<u64>| v.map_or("unmetered".to_owned(), |f| f.to_string());
-    let limits: [(&str, u128, u128, String, String); 5] = [
+    let limits: [(&str, u128, u128, String, String); 6] = [
         (
             "memory",
             ol.memory_bytes.into(),
@@ -270,6 +270,13 @@ pub fn diff(old: &Manifest, new: &Manifest) -> Diff {
             nl.result_bytes.into(),
             bytes(ol.result_bytes),
             bytes(nl.result_bytes),
+        ),
+        (
+            "handles",
+            ol.handles.into(),
+            nl.handles.into(),
+            ol.handles.to_string(),
+            nl.handles.to_string(),
         ),
     ];
     for (name, o, n, ot, nt) in limits {

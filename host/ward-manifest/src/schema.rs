@@ -267,6 +267,9 @@ pub struct ManifestLimits {
     pub output: Option<u64>,
     /// Bytes of the JSON result.
     pub result: Option<u64>,
+    /// Host resources held at once (open files, streams, HTTP requests), at most
+    /// [`ward_policy::MAX_HANDLES`].
+    pub handles: Option<u64>,
 }
 
 impl Manifest {
@@ -317,6 +320,9 @@ impl Manifest {
         }
         if let Some(v) = m.result {
             limits.result_bytes = v;
+        }
+        if let Some(v) = m.handles {
+            limits.handles = v;
         }
         limits
     }
@@ -455,6 +461,9 @@ impl Manifest {
                 .map(|v| raw::Value::Int(i64::try_from(v).unwrap_or(i64::MAX))),
             output: l.output.map(|v| raw::Value::Text(size_text(v))),
             result: l.result.map(|v| raw::Value::Text(size_text(v))),
+            handles: l
+                .handles
+                .map(|v| raw::Value::Int(i64::try_from(v).unwrap_or(i64::MAX))),
         };
         raw::Manifest {
             name: self.name.to_string(),
@@ -828,12 +837,31 @@ fn limits(raw: raw::Limits) -> Result<ManifestLimits, ManifestError> {
                 .and_then(|n| nonzero("limits.fuel", n))
         })
         .transpose()?;
+    let handles = raw
+        .handles
+        .map(|v| {
+            v.parse_with(ward_policy::parse_count)
+                .map_err(|m| inv("limits.handles", m))
+                .and_then(|n| nonzero("limits.handles", n))
+                .and_then(|n| {
+                    if n > ward_policy::MAX_HANDLES {
+                        Err(inv(
+                            "limits.handles",
+                            format!("must be at most {}", ward_policy::MAX_HANDLES),
+                        ))
+                    } else {
+                        Ok(n)
+                    }
+                })
+        })
+        .transpose()?;
     Ok(ManifestLimits {
         memory,
         timeout,
         fuel,
         output,
         result,
+        handles,
     })
 }
 
@@ -934,6 +962,8 @@ pub(crate) mod raw {
         pub(crate) output: Option<Value>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub(crate) result: Option<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub(crate) handles: Option<Value>,
     }
 
     /// A limit written as a TOML integer (`1000000`) or a string (`"64MiB"`); both go through

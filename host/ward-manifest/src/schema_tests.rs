@@ -37,6 +37,7 @@ timeout = "30s"
 fuel = 1000000
 output = "2MiB"
 result = 65536
+handles = 64
 "#;
 
 fn err(text: &str) -> String {
@@ -83,6 +84,7 @@ fn limits_over_defaults() {
     assert_eq!(l.fuel, Some(1_000_000));
     assert_eq!(l.output_bytes, 2 << 20);
     assert_eq!(l.result_bytes, 65536);
+    assert_eq!(l.handles, 64);
     assert_eq!(l.instances, ward_policy::Limits::default().instances);
     let m = Manifest::parse(HEAD.as_bytes()).unwrap();
     assert_eq!(m.limits(), ward_policy::Limits::default());
@@ -334,6 +336,10 @@ fn bad_manifests_name_the_field() {
             "[limits]\ntimeout = \"0ms\"\n",
             "limits.timeout: must be greater than zero: leave it out for ward's default",
         ),
+        (
+            "[limits]\nhandles = 100000\n",
+            "limits.handles: must be at most 4096",
+        ),
     ];
     for (text, want) in table {
         let text = if text.starts_with("name") {
@@ -366,7 +372,7 @@ fn toml_errors_say_where() {
         ),
         (
             "name = \"acme:x\"\nversion = \"1.0.0\"\n[limits]\ncpu = \"1s\"\n",
-            "invalid manifest: line 4, column 1: unknown field `cpu`, expected one of `memory`, `timeout`, `fuel`, `output`, `result`",
+            "invalid manifest: line 4, column 1: unknown field `cpu`, expected one of `memory`, `timeout`, `fuel`, `output`, `result`, `handles`",
         ),
         (
             "name = \"acme:x\"\nversion = \"1.0.0\"\n[limits]\nmemory = true\n",

@@ -67,6 +67,9 @@ impl Manifest {
             "result {}",
             ward_policy::format_bytes(l.result_bytes)
         ));
+        if l.handles != ward_policy::DEFAULT_HANDLES {
+            parts.push(format!("handles {}", l.handles));
+        }
         format!("limits: {}", parts.join(", "))
     }
 }

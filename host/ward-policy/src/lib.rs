@@ -11,7 +11,8 @@ pub mod text;
 
 pub use gates::{GateParseError, Rate, parse_period, parse_rate};
 pub use limits::{
-    COMPILE_TIMEOUT, Limit, LimitExceeded, Limits, MAX_COMPONENT_BYTES, MAX_FUNCTION_BODY_BYTES,
-    MAX_FUNCTIONS, MAX_WASM_STACK, ParseError, format_bytes, format_duration, parse_count,
-    parse_duration, parse_size,
+    COMPILE_TIMEOUT, DEFAULT_HANDLES, Limit, LimitExceeded, Limits, MAX_CODE_BYTES,
+    MAX_COMPONENT_BYTES, MAX_FUNCTION_BODY_BYTES, MAX_FUNCTIONS, MAX_HANDLES,
+    MAX_LOCALS_TIMES_BODY, MAX_RANDOM_BYTES, MAX_WASM_STACK, ParseError, format_bytes,
+    format_duration, parse_count, parse_duration, parse_size,
 };

@@ -15,12 +15,22 @@ pub const MAX_COMPONENT_BYTES: u64 = 64 * 1024 * 1024;
 pub const COMPILE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Most functions a component's core modules may define together; bounds compile work and the
-/// size of the compiled artifact.
-pub const MAX_FUNCTIONS: u64 = 200_000;
+/// size of the compiled artifact. The largest real guest ward knows (a componentize-py
+/// component) defines ~13,400.
+pub const MAX_FUNCTIONS: u64 = 50_000;
 
 /// Largest single function body, in bytes; one giant function is the classic way to make an
-/// optimising compiler go quadratic.
-pub const MAX_FUNCTION_BODY_BYTES: u64 = 4 * 1024 * 1024;
+/// optimising compiler go quadratic. The largest body of a componentize-py component is ~420 KiB.
+pub const MAX_FUNCTION_BODY_BYTES: u64 = 1024 * 1024;
+
+/// Most code bytes (all function bodies) a component may hold; compile time and memory grow with
+/// it. A componentize-py component holds ~6.5 MB.
+pub const MAX_CODE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Most of a function's locals times its body bytes: register allocation works on both at once,
+/// so a body of many locals costs far more than its size. A componentize-py component reaches
+/// ~3.5 Mi.
+pub const MAX_LOCALS_TIMES_BODY: u64 = 32 * 1024 * 1024;
 
 /// Per-call limits. Every call runs in a fresh store with exactly these ceilings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +56,10 @@ pub struct Limits {
     pub output_bytes: u64,
     /// Bytes of the JSON result returned to the caller.
     pub result_bytes: u64,
+    /// Host resources the guest may hold at once (WASI resource handles: open files and
+    /// directories, streams, pollables, HTTP requests and bodies). Every host file descriptor
+    /// a guest can make ward open is behind one, so this also caps the call's descriptors.
+    pub handles: u64,
 }
 
 impl Default for Limits {
@@ -60,6 +74,7 @@ impl Default for Limits {
             fuel: None,
             output_bytes: MIB,
             result_bytes: 4 * MIB,
+            handles: DEFAULT_HANDLES,
         }
     }
 }
@@ -71,6 +86,17 @@ const GIB: u64 = 1024 * MIB;
 /// Wasm stack the host lets a guest use before it traps with a stack overflow, in bytes.
 /// Deep recursion ends here instead of exhausting the host thread's stack.
 pub const MAX_WASM_STACK: usize = 512 * 1024;
+
+/// Handles a call may hold at once unless its manifest asks for another number.
+pub const DEFAULT_HANDLES: u64 = 256;
+
+/// Most handles a manifest may ask for: the daemon multiplies the per-call figure by its
+/// concurrent calls when it sizes its descriptor budget.
+pub const MAX_HANDLES: u64 = 4096;
+
+/// Most random bytes a guest may ask the host for in one request; the host allocates them
+/// outside the guest's memory limit.
+pub const MAX_RANDOM_BYTES: u64 = MIB;
 
 /// A limit a call can reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -96,6 +122,10 @@ pub enum Limit {
     Result,
     /// [`MAX_WASM_STACK`]
     Stack,
+    /// [`Limits::handles`]
+    Handles,
+    /// [`MAX_RANDOM_BYTES`]
+    Random,
 }
 
 impl Limit {
@@ -112,6 +142,8 @@ impl Limit {
             Limit::Output => "output",
             Limit::Result => "result",
             Limit::Stack => "stack",
+            Limit::Handles => "handles",
+            Limit::Random => "random",
         }
     }
 }
@@ -146,6 +178,8 @@ impl LimitExceeded {
             Limit::Output => limits.output_bytes,
             Limit::Result => limits.result_bytes,
             Limit::Stack => MAX_WASM_STACK as u64,
+            Limit::Handles => limits.handles,
+            Limit::Random => MAX_RANDOM_BYTES,
         };
         LimitExceeded { limit, value }
     }
@@ -153,13 +187,14 @@ impl LimitExceeded {
     /// The value with its unit, as people read it (`64 MiB`, `5s`, `1000000 fuel`).
     pub fn value_text(&self) -> String {
         match self.limit {
-            Limit::Memory | Limit::Output | Limit::Result | Limit::Stack => {
+            Limit::Memory | Limit::Output | Limit::Result | Limit::Stack | Limit::Random => {
                 format_bytes(self.value)
             }
             Limit::Time => format_duration(Duration::from_millis(self.value)),
             Limit::Fuel => format!("{} fuel", self.value),
             Limit::TableElements if self.value == 1 => "1 element".to_owned(),
             Limit::TableElements => format!("{} elements", self.value),
+            Limit::Handles => format!("{} handles", self.value),
             Limit::Instances | Limit::Tables | Limit::Memories => self.value.to_string(),
         }
     }

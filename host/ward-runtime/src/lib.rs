@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{ComponentExportIndex, InstancePre, Val};
+use wasmtime::component::{ComponentExportIndex, InstancePre, ResourceTableError, Val};
 use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi::p2::bindings::CommandPre;
 
@@ -380,19 +380,27 @@ impl Runtime {
         store.limiter(|state| state.limiter());
         // Fuel is always metered so that a per-call limit is possible; unlimited is u64::MAX.
         let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
-        store.set_epoch_deadline(engine::deadline_ticks(limits.timeout));
-        // At the deadline, time the call spent waiting for the operator (a confirmation asked
-        // on a terminal) is given back once; otherwise the call is interrupted.
+        // Guest code yields to the executor at every epoch tick, so a guest spinning in pure
+        // compute holds a runtime thread for one tick at a time and other requests (the
+        // operator's first of all) are served between its slices. The call's time limit is
+        // counted in the same ticks; time spent waiting for the operator (a confirmation asked
+        // on a terminal) is given back.
+        let mut left = engine::deadline_ticks(limits.timeout);
+        store.set_epoch_deadline(1);
         let wait = store.data().operator_wait();
         let mut credited = Duration::ZERO;
         store.epoch_deadline_callback(move |_| {
             let total = wait.total();
             let fresh = total.saturating_sub(credited);
             credited = total;
-            Ok(if fresh.is_zero() {
+            if !fresh.is_zero() {
+                left = left.saturating_add(engine::deadline_ticks(fresh));
+            }
+            left = left.saturating_sub(1);
+            Ok(if left == 0 {
                 wasmtime::UpdateDeadline::Interrupt
             } else {
-                wasmtime::UpdateDeadline::Continue(engine::deadline_ticks(fresh))
+                wasmtime::UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))
             })
         });
         Ok(store)
@@ -589,7 +597,20 @@ fn classify(
     if let Some(limit) = state.exceeded() {
         return LimitExceeded::of(limit, limits).into();
     }
+    // The handle table is full: the guest holds as many host resources as its limit allows.
+    if err.chain().any(|e| {
+        matches!(
+            e.downcast_ref::<ResourceTableError>(),
+            Some(ResourceTableError::Full)
+        )
+    }) {
+        return LimitExceeded::of(Limit::Handles, limits).into();
+    }
     let message = format!("{err:#}");
+    // wasmtime-wasi refuses a random-bytes request over its maximum with this text.
+    if message.contains("requested len") && message.contains("exceeds limit") {
+        return LimitExceeded::of(Limit::Random, limits).into();
+    }
     for (needle, limit) in [
         ("instance count too high", Limit::Instances),
         ("table count too high", Limit::Tables),

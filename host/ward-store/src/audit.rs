@@ -212,6 +212,10 @@ pub struct AuditDetail {
     /// Why, as codes (`not-granted`, `address-denied`, `no-network-grant`, ...).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub egress_reasons: Vec<&'static str>,
+    /// How many events of this kind the row stands for (refused connections counted over an
+    /// interval).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
 }
 
 /// One event to append.

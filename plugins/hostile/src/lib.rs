@@ -187,6 +187,20 @@ impl Guest for Hostile {
         }
         seen.join("|")
     }
+
+    fn hoard_files(path: String, count: u32) -> Result<u32, String> {
+        let mut kept = Vec::new();
+        for _ in 0..count {
+            kept.push(std::fs::File::open(&path).map_err(|e| e.to_string())?);
+        }
+        let n = u32::try_from(kept.len()).unwrap_or(u32::MAX);
+        drop(black_box(kept));
+        Ok(n)
+    }
+
+    fn random_bytes(len: u64) -> u64 {
+        wasi::random::random::get_random_bytes(len).len() as u64
+    }
 }
 
 /// Wasm page size.
