@@ -5,17 +5,17 @@
 //! One function per step, in this order, each in its own module:
 //!
 //! 1. [`read`]: the bytes, size-capped (a regular file, or a download with timeouts);
-//! 2. [`verify`]: [`ward_trust::authorize`] — a trusted key signed these exact bytes, the manifest
+//! 2. `verify`: [`ward_trust::authorize`] — a trusted key signed these exact bytes, the manifest
 //!    comes from the signed content only, and the current trust policy is met for its name;
-//! 3. [`imports`]: the component's imports against the manifest (an undeclared capability import
+//! 3. `imports`: the component's imports against the manifest (an undeclared capability import
 //!    or an interface ward does not link is refused);
-//! 4. [`grants`]: the values only the operator gives (`--env`, `--dir`), refusing any directory
+//! 4. `grants`: the values only the operator gives (`--env`, `--dir`), refusing any directory
 //!    that reaches ward's own data directory;
-//! 5. [`floor`]: the version floor (a downgrade needs the flag and the typed phrase);
+//! 5. `floor`: the version floor (a downgrade needs the flag and the typed phrase);
 //! 6. [`consent`]: the review shown to the operator and their decision (an escalation needs the
 //!    typed phrase; pre-approval covers only capabilities `policy.toml` lists);
-//! 7. [`compile`]: compiled once and cached, so a component wasmtime refuses is never committed;
-//! 8. [`commit`]: the blob, then one store transaction with the registry rows and the audit row.
+//! 7. `compile`: compiled once and cached, so a component wasmtime refuses is never committed;
+//! 8. `commit`: the blob, then one store transaction with the registry rows and the audit row.
 //!
 //! Every refusal is a [`Refusal`], which carries its audit reason and its message; the pipeline
 //! itself writes the `deny` row. The caller only asks (through [`Consent`]) and displays.

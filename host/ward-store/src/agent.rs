@@ -477,7 +477,7 @@ impl Store {
 
     /// Like [`Store::record_requests`], durable on return, but leaves `audit.head` where it is and
     /// returns the new last row instead: a writer committing many small transactions advances the
-    /// head with a [`HeadWriter`] off its critical path. Until then the new rows are *unanchored*:
+    /// head with a [`HeadWriter`](crate::HeadWriter) off its critical path. Until then the new rows are *unanchored*:
     /// verified through the chain, and anchored by the next open of the store if nobody else does.
     pub fn record_requests_unanchored(
         &mut self,
