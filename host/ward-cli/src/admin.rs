@@ -3,9 +3,10 @@
 use anyhow::{Context, anyhow};
 use serde_json::json;
 use ward_signing::{Pattern, PublicKey};
-use ward_store::AuditQuery;
 
-use crate::cli::{AuditArgs, AuditCommand, NameArgs, RollbackArgs, TrustCommand, UninstallArgs};
+use crate::cli::{
+    AuditArgs, AuditCommand, AuditFilterArgs, NameArgs, RollbackArgs, TrustCommand, UninstallArgs,
+};
 use crate::install::open_store;
 use crate::{EXIT_PLUGIN, Failure, output};
 use ward_home::Home;
@@ -297,32 +298,181 @@ pub(crate) fn trust(home: &Home, command: TrustCommand) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A time for `--since`/`--until`: RFC 3339 UTC, a date, or an age before now (`1h`).
+fn audit_time(flag: &str, text: &str) -> Result<u64, Failure> {
+    if let Some(t) = ward_store::parse_utc(text) {
+        return Ok(t);
+    }
+    let age = parse_age(text).ok_or_else(|| {
+        Failure::usage(anyhow!(
+            "{flag} {text:?}: write an RFC 3339 UTC time (2026-12-04T10:00:00Z), a date (2026-12-04) or an age (90s, 30m, 1h, 7d)"
+        ))
+    })?;
+    Ok(now_unix().saturating_sub(age))
+}
+
+/// `90s`, `30m`, `1h`, `7d` in seconds.
+fn parse_age(text: &str) -> Option<u64> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = text.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let per = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(per)
+}
+
+fn audit_filter(args: &AuditFilterArgs) -> Result<ward_store::AuditFilter, Failure> {
+    Ok(ward_store::AuditFilter {
+        plugin: args.plugin.clone(),
+        since: args
+            .since
+            .as_deref()
+            .map(|t| audit_time("--since", t))
+            .transpose()?,
+        until: args
+            .until
+            .as_deref()
+            .map(|t| audit_time("--until", t))
+            .transpose()?,
+        outcome: args.decision.clone(),
+        actor: args.actor.clone(),
+        action: args.kind.clone(),
+        after: None,
+        upto: None,
+    })
+}
+
+/// One row as a person reads it, every field from the log sanitized.
+fn audit_line(row: &ward_store::AuditRow) -> String {
+    format!(
+        "{:>6}  {}  {:<12} {:<8} {}  {}  {}\n",
+        row.seq,
+        row.time,
+        clean(&row.action),
+        clean(&row.outcome),
+        clean(row.plugin.as_deref().unwrap_or("-")),
+        clean(&row.actor),
+        clean(&row.detail.to_string())
+    )
+}
+
+/// Prints one row: a JSON line with `--json`, a text line otherwise.
+fn print_audit_row(
+    out: &mut impl std::io::Write,
+    row: &ward_store::AuditRow,
+    json: bool,
+) -> std::io::Result<()> {
+    if json {
+        let text = serde_json::to_string(row).map_err(std::io::Error::other)?;
+        writeln!(out, "{}", ward_policy::text::escape_json_text(&text))
+    } else {
+        out.write_all(audit_line(row).as_bytes())
+    }
+}
+
+/// A broken pipe (`ward audit | head`) ends the listing; it is not an error.
+fn pipe_ok(r: std::io::Result<()>) -> Result<bool, ward_store::StoreError> {
+    match r {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(source) => Err(ward_store::StoreError::Io {
+            path: "stdout".into(),
+            source,
+        }),
+    }
+}
+
+/// How often `--follow` looks for new rows.
+const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
 pub(crate) fn audit(home: &Home, args: AuditArgs) -> Result<(), Failure> {
     let mut store = store(home)?;
+    let mut filter = audit_filter(&args.filter)?;
     match args.command {
         None => {
-            let rows = store.audit_list(AuditQuery {
-                since: None,
-                limit: args.limit,
-            })?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            // The latest N that match: find where they start, then stream from there.
+            if let Some(n) = args.limit {
+                let mut seqs = std::collections::VecDeque::with_capacity(n.min(4096));
+                store.audit_each(&filter, |row| {
+                    if seqs.len() == n {
+                        seqs.pop_front();
+                    }
+                    seqs.push_back(row.seq);
+                    Ok(true)
+                })?;
+                match seqs.front() {
+                    Some(first) => filter.after = Some(first - 1),
+                    None if n == 0 || !args.follow => return Ok(()),
+                    None => {}
+                }
+            }
+            filter.upto = Some(store.audit_last_seq()?);
+            let mut open = true;
+            let mut cursor = filter.after.unwrap_or(0);
+            loop {
+                store.audit_each(&filter, |row| {
+                    open = pipe_ok(print_audit_row(&mut out, &row, args.json))?;
+                    Ok(open)
+                })?;
+                if open {
+                    open = pipe_ok(std::io::Write::flush(&mut out))?;
+                }
+                if !open || !args.follow {
+                    return Ok(());
+                }
+                cursor = filter.upto.unwrap_or(cursor);
+                loop {
+                    std::thread::sleep(FOLLOW_POLL);
+                    let last = store.audit_last_seq()?;
+                    if last > cursor {
+                        filter.after = Some(cursor);
+                        filter.upto = Some(last);
+                        break;
+                    }
+                }
+            }
+        }
+        Some(AuditCommand::Export { out }) => {
+            filter.upto = Some(store.audit_last_seq()?);
+            let dir = out
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)
+                .with_context(|| format!("cannot write in {}", dir.display()))?;
+            let mut count: u64 = 0;
+            {
+                let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+                store.audit_each(&filter, |row| {
+                    print_audit_row(&mut w, &row, true).map_err(|source| {
+                        ward_store::StoreError::Io {
+                            path: out.display().to_string(),
+                            source,
+                        }
+                    })?;
+                    count += 1;
+                    Ok(true)
+                })?;
+                std::io::Write::flush(&mut w).context("writing the export")?;
+            }
+            tmp.as_file().sync_all().context("writing the export")?;
+            tmp.persist(&out)
+                .map_err(|e| anyhow!(e.error))
+                .with_context(|| format!("cannot write {}", out.display()))?;
             if args.json {
-                output::print_json(&json!(rows))?;
-                return Ok(());
+                output::print_json(
+                    &json!({ "ok": true, "rows": count, "file": out.display().to_string() }),
+                )?;
+            } else {
+                eprintln!("{count} audit rows written to {}", out.display());
             }
-            let mut text = String::new();
-            for row in rows {
-                text.push_str(&format!(
-                    "{:>6}  {}  {:<12} {:<8} {}  {}  {}\n",
-                    row.seq,
-                    row.time,
-                    row.action,
-                    row.outcome,
-                    clean(row.plugin.as_deref().unwrap_or("-")),
-                    clean(&row.actor),
-                    row.detail
-                ));
-            }
-            output::print_result(&json!(text), true)?;
             Ok(())
         }
         Some(AuditCommand::Verify) => match store.audit_verify() {

@@ -368,9 +368,39 @@ pub(crate) struct AuditArgs {
     /// Print JSON on stdout
     #[arg(long, global = true)]
     pub(crate) json: bool,
-    /// Show at most this many rows (the latest)
+    /// Show at most this many rows (the latest that match)
     #[arg(long, value_name = "N")]
     pub(crate) limit: Option<usize>,
+    #[command(flatten)]
+    pub(crate) filter: AuditFilterArgs,
+    /// After the rows so far, keep printing new ones as they are written (also by a running
+    /// wardd) until interrupted
+    #[arg(long, short = 'f')]
+    pub(crate) follow: bool,
+}
+
+/// Which audit rows to show or export.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct AuditFilterArgs {
+    /// Only rows of this plugin
+    #[arg(long, value_name = "NAME", global = true)]
+    pub(crate) plugin: Option<String>,
+    /// Only rows at or after this time: RFC 3339 UTC (2026-12-04T10:00:00Z), a date, or an age
+    /// (1h, 30m, 7d)
+    #[arg(long, value_name = "TIME", global = true)]
+    pub(crate) since: Option<String>,
+    /// Only rows before this time (same forms as --since)
+    #[arg(long, value_name = "TIME", global = true)]
+    pub(crate) until: Option<String>,
+    /// Only rows with this outcome
+    #[arg(long, value_name = "OUTCOME", value_parser = ["ok", "denied", "error"], global = true)]
+    pub(crate) decision: Option<String>,
+    /// Only rows of this actor: operator, agent, or an agent token's id
+    #[arg(long, value_name = "WHO", global = true)]
+    pub(crate) actor: Option<String>,
+    /// Only rows of this action (run, install, deny, confirm, token-create, ...)
+    #[arg(long, value_name = "ACTION", global = true)]
+    pub(crate) kind: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -379,6 +409,13 @@ pub(crate) enum AuditCommand {
     Verify,
     /// After a failed verification has been investigated: record it and resume writing
     Reseal,
+    /// Write the rows that match (every row without filters) to FILE as JSON Lines, replacing
+    /// it whole only once every row is written
+    Export {
+        /// The file to write
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

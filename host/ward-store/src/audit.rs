@@ -283,6 +283,29 @@ pub struct AuditQuery {
     pub limit: Option<usize>,
 }
 
+/// Which rows [`Store::audit_each`](crate::Store::audit_each) passes on; every field left `None`
+/// matches every row.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only rows of this plugin.
+    pub plugin: Option<String>,
+    /// Only rows at or after this time (seconds since the Unix epoch).
+    pub since: Option<u64>,
+    /// Only rows before this time (seconds since the Unix epoch).
+    pub until: Option<u64>,
+    /// Only rows with this outcome (`ok`, `denied`, `error`).
+    pub outcome: Option<String>,
+    /// Only rows of this actor: `operator` (the CLI and the operator socket), `agent` (the agent
+    /// socket), or an agent token's id.
+    pub actor: Option<String>,
+    /// Only rows of this action (`run`, `install`, `deny`, ...).
+    pub action: Option<String>,
+    /// Only rows after this sequence number.
+    pub after: Option<u64>,
+    /// Only rows up to this sequence number.
+    pub upto: Option<u64>,
+}
+
 /// What a successful `audit_verify` checked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AuditReport {

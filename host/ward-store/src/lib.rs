@@ -37,8 +37,8 @@ pub use agent::{
     NewToken, TOKEN_LEN, TOKEN_PREFIX, TokenCheck, Usage, UsageDelta, utc_day,
 };
 pub use audit::{
-    AUDIT_HASH_DOMAIN, AuditAction, AuditDetail, AuditEvent, AuditQuery, AuditReport, AuditRow,
-    GENESIS_HASH, Outcome, audit_row_hash,
+    AUDIT_HASH_DOMAIN, AuditAction, AuditDetail, AuditEvent, AuditFilter, AuditQuery, AuditReport,
+    AuditRow, GENESIS_HASH, Outcome, audit_row_hash,
 };
 pub use blob::BlobDigest;
 pub use error::{AuditError, StoreError};
@@ -507,6 +507,95 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Calls `f` with every row `filter` matches, in sequence order, reading them one at a time
+    /// (the log is never held in memory whole); `f` returns `false` to stop. Returns the last
+    /// sequence number passed on (or `filter.after`).
+    pub fn audit_each(
+        &self,
+        filter: &AuditFilter,
+        mut f: impl FnMut(AuditRow) -> Result<bool, StoreError>,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut sql = String::from(
+            "SELECT seq, time, actor, action, plugin, digest, outcome, detail, prev_hash, hash \
+             FROM audit WHERE seq > ?1",
+        );
+        let mut args: Vec<rusqlite::types::Value> = vec![
+            i64::try_from(filter.after.unwrap_or(0))
+                .unwrap_or(i64::MAX)
+                .into(),
+        ];
+        let mut bind = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
+            args.push(v);
+            sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+        };
+        if let Some(n) = filter.upto {
+            bind(
+                &mut sql,
+                " AND seq <= ?",
+                i64::try_from(n).unwrap_or(i64::MAX).into(),
+            );
+        }
+        if let Some(p) = &filter.plugin {
+            bind(&mut sql, " AND plugin = ?", p.clone().into());
+        }
+        if let Some(t) = filter.since {
+            bind(&mut sql, " AND time >= ?", time::format_unix(t).into());
+        }
+        if let Some(t) = filter.until {
+            bind(&mut sql, " AND time < ?", time::format_unix(t).into());
+        }
+        if let Some(o) = &filter.outcome {
+            bind(&mut sql, " AND outcome = ?", o.clone().into());
+        }
+        if let Some(a) = &filter.action {
+            bind(&mut sql, " AND action = ?", a.clone().into());
+        }
+        match filter.actor.as_deref() {
+            None => {}
+            Some("operator") => sql.push_str(
+                " AND (actor = 'operator' OR actor LIKE 'operator:%' OR actor LIKE 'uid:%')",
+            ),
+            Some("agent") => sql.push_str(" AND actor LIKE 'agent:%'"),
+            Some(token) => bind(
+                &mut sql,
+                " AND json_extract(detail, '$.token') = ?",
+                token.to_owned().into(),
+            ),
+        }
+        sql.push_str(" ORDER BY seq");
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        let mut last = filter.after;
+        while let Some(r) = rows.next()? {
+            let detail: String = r.get(7)?;
+            let row = AuditRow {
+                seq: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                time: r.get(1)?,
+                actor: r.get(2)?,
+                action: r.get(3)?,
+                plugin: r.get(4)?,
+                digest: r.get(5)?,
+                outcome: r.get(6)?,
+                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
+                prev_hash: r.get(8)?,
+                hash: r.get(9)?,
+            };
+            last = Some(row.seq);
+            if !f(row)? {
+                break;
+            }
+        }
+        Ok(last)
+    }
+
+    /// The sequence number of the last audit row (0 for an empty log).
+    pub fn audit_last_seq(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM audit", [], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Verifies the whole audit log: every row's hash, the chain, the sequence, and the head kept in

@@ -84,3 +84,14 @@ pub fn install_signed_in(
         .unwrap();
     digest
 }
+
+/// The JSON Lines `ward audit --json` prints, as one JSON array.
+pub fn json_lines(bytes: &[u8]) -> Value {
+    Value::Array(
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+    )
+}

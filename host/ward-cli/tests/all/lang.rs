@@ -91,8 +91,7 @@ impl Env {
 
     fn audit_actions(&self) -> Vec<String> {
         let out = self.ward().args(["audit", "--json"]).output().unwrap();
-        serde_json::from_slice::<Value>(&out.stdout)
-            .unwrap()
+        ward_testkit::install::json_lines(&out.stdout)
             .as_array()
             .unwrap()
             .iter()

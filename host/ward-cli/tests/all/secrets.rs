@@ -439,7 +439,7 @@ fn issue_bot_without_its_secret_set_stops_before_guest_code() {
     );
     assert!(api.heads().is_empty());
     let audit = env.ok(&["audit", "--json"]);
-    let records: Value = serde_json::from_slice(&audit.stdout).unwrap();
+    let records: Value = ward_testkit::install::json_lines(&audit.stdout);
     assert!(
         records
             .as_array()

@@ -104,8 +104,7 @@ impl Env {
 
     fn audit_actions(&self) -> Vec<String> {
         let out = self.ward().args(["audit", "--json"]).output().unwrap();
-        serde_json::from_slice::<Value>(&out.stdout)
-            .unwrap()
+        ward_testkit::install::json_lines(&out.stdout)
             .as_array()
             .unwrap()
             .iter()
@@ -958,8 +957,7 @@ impl Env {
     /// The reasons of the audit log's denials, oldest first.
     fn denials(&self) -> Vec<String> {
         let out = self.ward().args(["audit", "--json"]).output().unwrap();
-        serde_json::from_slice::<Value>(&out.stdout)
-            .unwrap()
+        ward_testkit::install::json_lines(&out.stdout)
             .as_array()
             .unwrap()
             .iter()
@@ -1867,7 +1865,7 @@ fn install_rows_record_the_capability_kinds() {
     std::fs::create_dir(&dir).unwrap();
     install_notes(&env, "example:notes", "64KiB", &dir);
     let out = env.ward().args(["audit", "--json"]).output().unwrap();
-    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Value = ward_testkit::install::json_lines(&out.stdout);
     let install = rows
         .as_array()
         .unwrap()
@@ -2065,7 +2063,7 @@ fn egress_refusals_are_in_the_calls_audit_row() {
     let refused = run_json(&env, &["example:hostile", "http-get"]);
     assert!(refused.get("err").is_some(), "{refused}");
     let out = env.ward().args(["audit", "--json"]).output().unwrap();
-    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Value = ward_testkit::install::json_lines(&out.stdout);
     let run = rows
         .as_array()
         .unwrap()

@@ -100,7 +100,10 @@ impl Env {
     }
 
     fn audit(&self) -> Vec<Value> {
-        self.json(&["audit", "--json"]).as_array().unwrap().clone()
+        ward_testkit::install::json_lines(&self.ok(&["audit", "--json"]).stdout)
+            .as_array()
+            .unwrap()
+            .clone()
     }
 
     fn installed_version(&self, name: &str) -> Option<String> {
