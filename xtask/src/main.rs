@@ -4,6 +4,8 @@
 //! - `test`: install what the tests need (the wasm32-wasip2 target, the wasmsign2 CLI used for
 //!   interop tests, the Python and JavaScript plugin toolchains) and run the whole test suite.
 //! - `ci`: `test`, then `cargo fmt --check` and `cargo clippy -D warnings`.
+//! - `fuzz [--seconds N] [TARGET...]`: build the fuzz targets in `fuzz/` (stable toolchain) and run
+//!   each for N seconds (default 20) from its seeds; a crash fails the task (`docs/fuzzing.md`).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -11,14 +13,17 @@ use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context, bail};
 
+mod fuzz;
+
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
     let result = match task.as_str() {
         "demo" => demo(),
         "test" => test(),
         "ci" => test().and_then(|()| lint()),
+        "fuzz" => fuzz::fuzz(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
-            eprintln!("usage: cargo xtask (demo | test | ci)");
+            eprintln!("usage: cargo xtask (demo | test | ci | fuzz [--seconds N] [TARGET...])");
             return ExitCode::from(2);
         }
     };
