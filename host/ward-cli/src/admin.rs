@@ -387,6 +387,75 @@ fn pipe_ok(r: std::io::Result<()>) -> Result<bool, ward_store::StoreError> {
     }
 }
 
+/// A refused audit check: `{"ok": false, "error": {...}}` with `--json`, exit status 1.
+fn audit_refused(json_out: bool, kind: &str, error: anyhow::Error) -> Result<(), Failure> {
+    if json_out {
+        output::print_json(
+            &json!({ "ok": false, "error": { "kind": kind, "message": format!("{error:#}") } }),
+        )?;
+    }
+    Err(Failure {
+        code: EXIT_PLUGIN,
+        error,
+        reported: false,
+    })
+}
+
+/// Checkpoints and proofs are small; a larger file is not one.
+const MAX_PROOF_FILE_BYTES: u64 = 1024 * 1024;
+
+fn read_small(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    use std::io::Read as _;
+    let f = std::fs::File::open(path)
+        .with_context(|| format!("cannot read {}", path.display()))
+        .map_err(Failure::usage)?;
+    let mut bytes = Vec::new();
+    f.take(MAX_PROOF_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))
+        .map_err(Failure::usage)?;
+    if bytes.len() as u64 > MAX_PROOF_FILE_BYTES {
+        return Err(Failure::usage(anyhow!(
+            "{} is larger than a checkpoint or proof can be",
+            path.display()
+        )));
+    }
+    Ok(bytes)
+}
+
+fn read_checkpoint(path: &std::path::Path) -> Result<ward_home::Checkpoint, Failure> {
+    let bytes = read_small(path)?;
+    ward_home::Checkpoint::parse(&path.display().to_string(), &bytes).map_err(Failure::usage)
+}
+
+/// The key a checkpoint must be signed with: `--key FILE`, else this host's `audit.key.pub`.
+fn audit_public_key(home: &Home, key: Option<&std::path::Path>) -> Result<PublicKey, Failure> {
+    let path = key.map_or_else(
+        || home.root().join("audit.key.pub"),
+        std::path::Path::to_path_buf,
+    );
+    let bytes = read_small(&path)?;
+    PublicKey::parse(&bytes)
+        .with_context(|| format!("{} is not a public key", path.display()))
+        .map_err(Failure::usage)
+}
+
+/// Writes `bytes` to `path` whole or not at all.
+fn write_whole(path: &std::path::Path, bytes: &[u8]) -> Result<(), Failure> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes).context("writing")?;
+    tmp.as_file().sync_all().context("writing")?;
+    tmp.persist(path)
+        .map_err(|e| anyhow!(e.error))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
 /// How often `--follow` looks for new rows.
 const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
@@ -475,29 +544,142 @@ pub(crate) fn audit(home: &Home, args: AuditArgs) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Some(AuditCommand::Verify) => match store.audit_verify() {
-            Ok(report) => {
-                if args.json {
-                    output::print_json(&json!({ "ok": true, "report": report }))?;
-                } else {
-                    eprintln!(
-                        "audit log intact: {} rows, head at {}",
-                        report.rows, report.head_seq
+        Some(AuditCommand::Verify { checkpoint, key }) => {
+            let report = match store.audit_verify() {
+                Ok(report) => report,
+                Err(err) => {
+                    return audit_refused(
+                        args.json,
+                        "audit-broken",
+                        anyhow!(err).context("the audit log failed verification"),
                     );
                 }
-                Ok(())
-            }
-            Err(err) => {
-                if args.json {
-                    output::print_json(&json!({ "ok": false, "error": err.to_string() }))?;
+            };
+            let mut checked = None;
+            if let Some(file) = checkpoint {
+                let c = read_checkpoint(&file)?;
+                let public = audit_public_key(home, key.as_deref())?;
+                if let Err(e) = c
+                    .verify_signature(&public)
+                    .and_then(|()| c.check_log(&store))
+                {
+                    return audit_refused(
+                        args.json,
+                        "checkpoint-mismatch",
+                        anyhow!(e).context(format!("checking {}", file.display())),
+                    );
                 }
-                Err(Failure {
-                    code: EXIT_PLUGIN,
-                    error: anyhow!(err).context("the audit log failed verification"),
-                    reported: false,
-                })
+                checked = Some(c);
             }
-        },
+            if args.json {
+                output::print_json(
+                    &json!({ "ok": true, "report": report, "checkpoint": checked }),
+                )?;
+            } else {
+                eprintln!(
+                    "audit log intact: {} rows, head at {}",
+                    report.rows, report.head_seq
+                );
+                if let Some(c) = checked {
+                    eprintln!(
+                        "its first {} rows are exactly those of the checkpoint of {}",
+                        c.size, c.time
+                    );
+                }
+            }
+            Ok(())
+        }
+        Some(AuditCommand::Checkpoint { out }) => {
+            let key = home.audit_key().map_err(|e| anyhow!(e))?;
+            let c = ward_home::Checkpoint::make(&store, &key).map_err(|e| anyhow!(e))?;
+            let text = format!(
+                "{}\n",
+                serde_json::to_string_pretty(&c).context("checkpoint")?
+            );
+            match out {
+                Some(path) => {
+                    write_whole(&path, text.as_bytes())?;
+                    eprintln!(
+                        "checkpoint of {} rows written to {}",
+                        c.size,
+                        path.display()
+                    );
+                }
+                None => {
+                    let mut o = std::io::stdout().lock();
+                    std::io::Write::write_all(&mut o, text.as_bytes()).context("stdout")?;
+                }
+            }
+            Ok(())
+        }
+        Some(AuditCommand::Prove { seq, from, to }) => {
+            let proof = match (seq, from) {
+                (Some(seq), None) => {
+                    let size = match to {
+                        Some(t) => t,
+                        None => store.audit_last_seq()?,
+                    };
+                    ward_home::Proof::inclusion(&store, seq, size)
+                }
+                (None, Some(from)) => {
+                    let to = to.unwrap_or(0);
+                    ward_home::Proof::consistency(&store, from, to)
+                }
+                _ => {
+                    return Err(Failure::usage(anyhow!(
+                        "name a row (ward audit prove SEQ) or two sizes (ward audit prove --from N --to M)"
+                    )));
+                }
+            };
+            let proof = proof.map_err(Failure::usage)?;
+            output::print_json(&serde_json::to_value(&proof).context("proof")?)?;
+            Ok(())
+        }
+        Some(AuditCommand::VerifyProof {
+            proof,
+            checkpoint,
+            older,
+            key,
+        }) => {
+            let c = read_checkpoint(&checkpoint)?;
+            let older = older.as_deref().map(read_checkpoint).transpose()?;
+            let public = audit_public_key(home, key.as_deref())?;
+            let bytes = read_small(&proof)?;
+            let checked = ward_home::Proof::parse(&proof.display().to_string(), &bytes)
+                .and_then(|p| c.verify_signature(&public).and_then(|()| p.verify(&c)).map(|()| p))
+                .and_then(|p| match (&older, &p) {
+                    (Some(o), ward_home::Proof::Consistency { from, from_root, .. }) => {
+                        o.verify_signature(&public)?;
+                        if o.size == *from && o.root == *from_root {
+                            Ok(p)
+                        } else {
+                            Err(ward_home::CheckpointError::BadProof(format!(
+                                "it starts from {from} rows with root {from_root}, the older checkpoint has {} rows with root {}",
+                                o.size, o.root
+                            )))
+                        }
+                    }
+                    _ => Ok(p),
+                });
+            match checked {
+                Ok(p) => {
+                    if args.json {
+                        output::print_json(&json!({ "ok": true, "proof": p, "checkpoint": c }))?;
+                    } else {
+                        eprintln!(
+                            "the proof verifies against the checkpoint of {} rows ({})",
+                            c.size, c.time
+                        );
+                    }
+                    Ok(())
+                }
+                Err(e) => audit_refused(
+                    args.json,
+                    "proof-refused",
+                    anyhow!(e).context(format!("checking {}", proof.display())),
+                ),
+            }
+        }
         Some(AuditCommand::Reseal) => {
             store.audit_reseal()?;
             eprintln!("audit log resealed; the reseal is recorded in the log");

@@ -405,8 +405,54 @@ pub(crate) struct AuditFilterArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCommand {
-    /// Check the hash chain and the head kept outside the log
-    Verify,
+    /// Check the hash chain and the head kept outside the log; with --checkpoint, also that the
+    /// log still holds exactly the rows a checkpoint kept elsewhere covers
+    Verify {
+        /// A checkpoint written earlier by `ward audit checkpoint`
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<std::path::PathBuf>,
+        /// The public key the checkpoint must be signed with (default: this host's
+        /// audit.key.pub)
+        #[arg(long, value_name = "FILE")]
+        key: Option<std::path::PathBuf>,
+    },
+    /// Print a checkpoint: the log's size and Merkle root now, signed with this host's audit key;
+    /// keep it somewhere the host cannot rewrite
+    Checkpoint {
+        /// Write it to FILE instead of stdout
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Print a proof: that row SEQ is in the log (inclusion), or with --from/--to that the log of
+    /// FROM rows is a prefix of the log of TO rows (consistency)
+    Prove {
+        /// The row (its seq)
+        #[arg(value_name = "SEQ", conflicts_with_all = ["from"])]
+        seq: Option<u64>,
+        /// The smaller log size of a consistency proof
+        #[arg(long, value_name = "N", requires = "to")]
+        from: Option<u64>,
+        /// The larger log size (default for an inclusion proof: the whole log)
+        #[arg(long, value_name = "M")]
+        to: Option<u64>,
+    },
+    /// Check a proof against a checkpoint, without the log (anyone holding both can)
+    VerifyProof {
+        /// The proof, from `ward audit prove`
+        #[arg(long, value_name = "FILE")]
+        proof: std::path::PathBuf,
+        /// The checkpoint the proof is for
+        #[arg(long, value_name = "FILE")]
+        checkpoint: std::path::PathBuf,
+        /// For a consistency proof: the older checkpoint it starts from (its size and root must
+        /// be the proof's, and its signature good)
+        #[arg(long, value_name = "FILE")]
+        older: Option<std::path::PathBuf>,
+        /// The public key the checkpoint must be signed with (default: this host's
+        /// audit.key.pub)
+        #[arg(long, value_name = "FILE")]
+        key: Option<std::path::PathBuf>,
+    },
     /// After a failed verification has been investigated: record it and resume writing
     Reseal,
     /// Write the rows that match (every row without filters) to FILE as JSON Lines, replacing

@@ -4,9 +4,11 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod checkpoint;
 mod home;
 mod policy;
 
+pub use checkpoint::{Checkpoint, CheckpointError, LOG_NAME, Proof, key_text};
 pub use home::{GrantOverlap, Home, HomeError};
 pub use policy::{
     MAX_CA_FILE_BYTES, MAX_CA_FILES, MAX_POLICY_BYTES, OperatorPolicy, PolicyError,

@@ -18,6 +18,7 @@ mod audit;
 mod blob;
 mod error;
 mod failpoint;
+pub mod merkle;
 mod names;
 mod proposal;
 mod registry;
@@ -588,6 +589,27 @@ impl Store {
             }
         }
         Ok(last)
+    }
+
+    /// The Merkle leaves ([`merkle::leaf_hash`] of each row's hash) of the first `size` audit
+    /// rows, in sequence order; fewer when the log holds fewer. A stored hash that is not 32 bytes
+    /// of hex is an error (the log was tampered with).
+    pub fn audit_leaves(&self, size: u64) -> Result<Vec<merkle::Hash>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, hash FROM audit WHERE seq <= ?1 ORDER BY seq")?;
+        let mut rows = stmt.query([i64::try_from(size).unwrap_or(i64::MAX)])?;
+        let mut leaves = Vec::new();
+        while let Some(r) = rows.next()? {
+            let seq: i64 = r.get(0)?;
+            let text: String = r.get(1)?;
+            let mut hash = [0u8; 32];
+            hex::decode_to_slice(&text, &mut hash).map_err(|_| {
+                StoreError::AuditBroken(format!("row {seq} has a hash that is not 32 bytes of hex"))
+            })?;
+            leaves.push(merkle::leaf_hash(&hash));
+        }
+        Ok(leaves)
     }
 
     /// The sequence number of the last audit row (0 for an empty log).
