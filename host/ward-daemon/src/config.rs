@@ -187,6 +187,28 @@ pub struct DaemonConfig {
     pub limits: ServerLimits,
     /// Per-plugin gates.
     pub plugins: BTreeMap<String, PluginGate>,
+    /// Signed audit checkpoints written on an interval, if configured (`[audit]` in
+    /// `daemon.toml`).
+    pub checkpoints: Option<CheckpointSchedule>,
+}
+
+/// Where and how often the daemon writes audit checkpoints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointSchedule {
+    /// How often.
+    pub every: Duration,
+    /// Where each goes.
+    pub to: CheckpointSink,
+}
+
+/// Where a checkpoint goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckpointSink {
+    /// A file `checkpoint-<size>.json` in this directory (written whole, then renamed).
+    Dir(PathBuf),
+    /// This program and its arguments, run with the checkpoint's JSON on its stdin (for example a
+    /// command that uploads it elsewhere); a non-zero exit is logged.
+    Command(Vec<String>),
 }
 
 impl std::fmt::Debug for DaemonConfig {
@@ -233,6 +255,16 @@ struct File {
     daemon: DaemonSection,
     #[serde(default)]
     plugin: BTreeMap<String, PluginSection>,
+    #[serde(default)]
+    audit: AuditSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditSection {
+    checkpoint_interval: Option<String>,
+    checkpoint_dir: Option<PathBuf>,
+    checkpoint_command: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -270,6 +302,7 @@ impl DaemonConfig {
             peer_check: None,
             limits: ServerLimits::default(),
             plugins: BTreeMap::new(),
+            checkpoints: None,
         }
     }
 
@@ -334,6 +367,48 @@ impl DaemonConfig {
             self.limits.confirm_ttl =
                 ward_policy::parse_period(&t).map_err(|e| format!("confirm_ttl: {e}"))?;
         }
+        let a = file.audit;
+        self.checkpoints = match (
+            a.checkpoint_interval,
+            a.checkpoint_dir,
+            a.checkpoint_command,
+        ) {
+            (None, None, None) => None,
+            (Some(t), dir, command) => {
+                let every = ward_policy::parse_period(&t)
+                    .map_err(|e| format!("audit.checkpoint_interval: {e}"))?;
+                let to = match (dir, command) {
+                    (Some(d), None) if d.is_absolute() => CheckpointSink::Dir(d),
+                    (Some(d), None) => {
+                        return Err(format!(
+                            "audit.checkpoint_dir {} must be an absolute path",
+                            d.display()
+                        ));
+                    }
+                    (None, Some(c)) if !c.is_empty() => CheckpointSink::Command(c),
+                    (None, Some(_)) => {
+                        return Err("audit.checkpoint_command must name a program".into());
+                    }
+                    (Some(_), Some(_)) => {
+                        return Err(
+                            "audit: set checkpoint_dir or checkpoint_command, not both".into()
+                        );
+                    }
+                    (None, None) => {
+                        return Err(
+                            "audit.checkpoint_interval needs checkpoint_dir or checkpoint_command"
+                                .into(),
+                        );
+                    }
+                };
+                Some(CheckpointSchedule { every, to })
+            }
+            (None, _, _) => {
+                return Err(
+                    "audit: checkpoint_dir and checkpoint_command need checkpoint_interval".into(),
+                );
+            }
+        };
         for (name, p) in file.plugin {
             let gate = PluginGate {
                 rate: p
@@ -426,9 +501,37 @@ mod tests {
             "[daemon]\nmax_connections = 0\n",
             "[plugin.\"a:b\"]\nrate = \"fast\"\n",
             "[plugin.\"a:b\"]\ndaily_cpu = \"10\"\n",
+            "[audit]\ncheckpoint_interval = \"10m\"\n",
+            "[audit]\ncheckpoint_dir = \"/var/ward\"\n",
+            "[audit]\ncheckpoint_interval = \"10m\"\ncheckpoint_dir = \"relative\"\n",
+            "[audit]\ncheckpoint_interval = \"10m\"\ncheckpoint_command = []\n",
+            "[audit]\ncheckpoint_interval = \"soon\"\ncheckpoint_dir = \"/v\"\n",
+            "[audit]\ncheckpoint_interval = \"1m\"\ncheckpoint_dir = \"/v\"\ncheckpoint_command = [\"x\"]\n",
         ] {
             let mut c = DaemonConfig::new(Path::new("/tmp/x"));
             assert!(c.apply(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn audit_checkpoints_to_a_dir_or_a_command() {
+        let mut c = DaemonConfig::new(Path::new("/tmp/x"));
+        c.apply("[audit]\ncheckpoint_interval = \"10m\"\ncheckpoint_dir = \"/var/ward\"\n")
+            .unwrap();
+        assert_eq!(
+            c.checkpoints,
+            Some(CheckpointSchedule {
+                every: Duration::from_secs(600),
+                to: CheckpointSink::Dir("/var/ward".into()),
+            })
+        );
+        c.apply(
+            "[audit]\ncheckpoint_interval = \"1h\"\ncheckpoint_command = [\"upload\", \"-q\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.checkpoints.unwrap().to,
+            CheckpointSink::Command(vec!["upload".into(), "-q".into()])
+        );
     }
 }

@@ -17,6 +17,7 @@
 mod api;
 mod audit;
 mod call;
+mod checkpoints;
 pub mod client;
 mod config;
 mod confirm;
@@ -35,8 +36,8 @@ use ward_store::{Store, StoreError};
 
 pub use api::new_token;
 pub use config::{
-    BODY_READ_TIMEOUT, CONFIRM_TTL, ConfigError, DaemonConfig, FIRST_BYTE_TIMEOUT,
-    HEADER_READ_TIMEOUT, MAX_BODY_BYTES, MAX_CALLS_PER_TOKEN, MAX_CONNECTIONS,
+    BODY_READ_TIMEOUT, CONFIRM_TTL, CheckpointSchedule, CheckpointSink, ConfigError, DaemonConfig,
+    FIRST_BYTE_TIMEOUT, HEADER_READ_TIMEOUT, MAX_BODY_BYTES, MAX_CALLS_PER_TOKEN, MAX_CONNECTIONS,
     MAX_CONNECTIONS_PER_UID, MAX_HEADER_BYTES, MAX_HEADERS, MAX_INFLIGHT_CALLS,
     MAX_OPERATOR_CONNECTIONS, PeerCheck, PluginGate, REFUSAL_INTERVAL, SHUTDOWN_GRACE,
     ServerLimits, Socket,
@@ -273,7 +274,15 @@ pub async fn start(config: DaemonConfig) -> Result<Running, DaemonError> {
         }),
     });
     let (shutdown, rx) = watch::channel(false);
-    let loops = vec![
+    let mut loops = Vec::new();
+    if let Some(schedule) = ctx.config.checkpoints.clone() {
+        loops.push(tokio::spawn(checkpoints::run(
+            ctx.clone(),
+            schedule,
+            rx.clone(),
+        )));
+    }
+    loops.extend([
         tokio::spawn(refusals::flush_loop(
             ctx.refusals.clone(),
             ctx.audit.clone(),
@@ -292,7 +301,7 @@ pub async fn start(config: DaemonConfig) -> Result<Running, DaemonError> {
             agent_listener,
             rx,
         )),
-    ];
+    ]);
     tracing::info!(
         operator = %operator_socket.display(),
         agent = %agent_socket.display(),

@@ -1521,3 +1521,62 @@ async fn idle_connection_flood_does_not_lock_out_the_operator() {
     assert!(deny_rows < 20, "{deny_rows} rows for {FLOOD} refusals");
     assert!(Store::open(&e.home).unwrap().audit_verify().is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_writes_signed_checkpoints_on_its_interval() {
+    let e = env();
+    let (tok, _) = hello_token(&e.home);
+    let dir = e.home.parent().unwrap().join("checkpoints");
+    std::fs::create_dir_all(&dir).unwrap();
+    let piped = e.home.parent().unwrap().join("piped.json");
+    for sink in [
+        ward_daemon::CheckpointSink::Dir(dir.clone()),
+        ward_daemon::CheckpointSink::Command(vec![
+            "sh".into(),
+            "-c".into(),
+            format!("cat > {}", piped.display()),
+        ]),
+    ] {
+        let mut cfg = config(&e.home);
+        cfg.checkpoints = Some(ward_daemon::CheckpointSchedule {
+            every: Duration::from_millis(200),
+            to: sink.clone(),
+        });
+        let d = start(cfg).await;
+        let (status, _) = run_greet(&d, Some(&tok), HELLO_NAME, "x").await;
+        assert_eq!(status, StatusCode::OK);
+        let written = || -> Option<Value> {
+            let text = match &sink {
+                ward_daemon::CheckpointSink::Dir(dir) => std::fs::read_dir(dir)
+                    .unwrap()
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                    .max()
+                    .and_then(|p| std::fs::read_to_string(p).ok())?,
+                ward_daemon::CheckpointSink::Command(_) => std::fs::read_to_string(&piped).ok()?,
+            };
+            serde_json::from_str(&text).ok()
+        };
+        let mut found = None;
+        for _ in 0..300 {
+            if let Some(c) = written().filter(|c| c["size"].as_u64().unwrap_or(0) > 0) {
+                found = Some(c);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let c = found.expect("no checkpoint was written");
+        d.shutdown().await;
+        // It is a real checkpoint of this log: it verifies with the host's key and matches.
+        let text = serde_json::to_vec(&c).unwrap();
+        let checkpoint = ward_home::Checkpoint::parse("written", &text).unwrap();
+        let public =
+            ward_signing::PublicKey::parse(&std::fs::read(e.home.join("audit.key.pub")).unwrap())
+                .unwrap();
+        checkpoint.verify_signature(&public).unwrap();
+        checkpoint
+            .check_log(&Store::open(&e.home).unwrap())
+            .unwrap();
+    }
+}
