@@ -693,3 +693,79 @@ fn now_unix() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+/// The bytes of a component named on the command line: an installed `NAME` or `NAME@VERSION`
+/// when one is installed, else a file or an https URL.
+fn component_bytes(home: &Home, what: &str) -> Result<Vec<u8>, Failure> {
+    let (name, version) = match what.rsplit_once('@') {
+        Some((n, v)) if n.contains(':') => (n, Some(v)),
+        _ => (what, None),
+    };
+    if name.contains(':') && !std::path::Path::new(what).exists() && !ward_install::is_url(what) {
+        let store = store(home)?;
+        let detail = store.inspect(name)?;
+        let blob = match version {
+            None => detail.current.blob.clone(),
+            Some(v) => detail
+                .versions
+                .iter()
+                .find(|r| r.version == v)
+                .map(|r| r.blob.clone())
+                .ok_or_else(|| {
+                    Failure::usage(anyhow!(
+                        "{name} has no kept version {v}: `ward inspect {name}` lists them"
+                    ))
+                })?,
+        };
+        return Ok(store.get_blob(&blob)?);
+    }
+    let source = ward_install::Source::parse(what);
+    ward_install::read_source(&source, ward_policy::MAX_COMPONENT_BYTES)
+        .map_err(|e| Failure::usage(anyhow!(e).context(format!("cannot read {what}"))))
+}
+
+fn embedded_manifest(what: &str, bytes: &[u8]) -> Result<Option<ward_manifest::Manifest>, Failure> {
+    let Some(text) = ward_manifest::extract(bytes)
+        .map_err(|e| Failure::usage(anyhow!(e).context(format!("{what}"))))?
+    else {
+        return Ok(None);
+    };
+    ward_manifest::Manifest::parse(text)
+        .map(Some)
+        .map_err(|e| Failure::usage(anyhow!(e).context(format!("the manifest in {what}"))))
+}
+
+pub(crate) fn diff(home: &Home, old: &str, new: &str, json_out: bool) -> Result<(), Failure> {
+    let (old_bytes, new_bytes) = (component_bytes(home, old)?, component_bytes(home, new)?);
+    let manifest = match (
+        embedded_manifest(old, &old_bytes)?,
+        embedded_manifest(new, &new_bytes)?,
+    ) {
+        (Some(o), Some(n)) => ward_manifest::diff(&o, &n).lines(),
+        _ => vec![
+            "? manifests not compared: a component carries none (pack one with `ward pack`)".into(),
+        ],
+    };
+    let commands = ward_install::commands::command_changes_of(&old_bytes, &new_bytes);
+    if json_out {
+        output::print_json(&json!({
+            "ok": true,
+            "old": old,
+            "new": new,
+            "manifest": manifest,
+            "commands": commands,
+        }))?;
+        return Ok(());
+    }
+    let mut text = String::new();
+    if manifest.is_empty() && commands.is_empty() {
+        text.push_str("no changes\n");
+    }
+    for line in manifest.iter().chain(&commands) {
+        text.push_str(&clean(line));
+        text.push('\n');
+    }
+    let mut out = std::io::stdout().lock();
+    std::io::Write::write_all(&mut out, text.as_bytes()).context("stdout")?;
+    Ok(())
+}

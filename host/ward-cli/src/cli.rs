@@ -63,6 +63,17 @@ pub(crate) enum Command {
     },
     /// Show an installed plugin: version, digest, capabilities, kept versions
     Inspect(NameArgs),
+    /// Show what changes between two components: the manifest's capabilities and limits, and the
+    /// commands added, removed or changed (WIT signatures)
+    Diff {
+        /// The old component: a file, an https URL, or an installed NAME or NAME@VERSION
+        old: String,
+        /// The new component (same forms)
+        new: String,
+        /// Print JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
     /// Switch a plugin back to a kept, previously verified version
     Rollback(RollbackArgs),
     /// Manage the keys trusted to sign plugins

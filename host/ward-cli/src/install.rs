@@ -194,7 +194,7 @@ fn render_review(review: &Review) -> String {
             "  changes since {}:\n",
             clean(&changes.from_version)
         ));
-        if changes.diff.is_empty() && changes.widened.is_empty() {
+        if changes.diff.is_empty() && changes.widened.is_empty() && changes.commands.is_empty() {
             screen.push_str("    (none)\n");
         }
         for line in &changes.diff {
@@ -202,6 +202,9 @@ fn render_review(review: &Review) -> String {
         }
         for line in &changes.widened {
             screen.push_str(&format!("    + {}\n", clean(line)));
+        }
+        for line in &changes.commands {
+            screen.push_str(&format!("    {}\n", clean(line)));
         }
     }
     screen

@@ -134,6 +134,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Disable { name } => admin::disable(&home, &name),
         Command::List { json } => admin::list(&home, json),
         Command::Inspect(args) => admin::inspect(&home, args),
+        Command::Diff { old, new, json } => admin::diff(&home, &old, &new, json),
         Command::Rollback(args) => admin::rollback(&home, args),
         Command::Trust { command } => admin::trust(&home, command),
         Command::Audit(args) => admin::audit(&home, args),

@@ -108,6 +108,9 @@ pub struct Changes {
     pub diff: Vec<String>,
     /// What the operator's own values widen (shown as `+` lines).
     pub widened: Vec<String>,
+    /// Commands added, removed or changed, from the two components' WIT
+    /// ([`crate::commands::command_changes`]).
+    pub commands: Vec<String>,
 }
 
 /// Everything the operator is shown before deciding. All text that came from the signed
@@ -144,6 +147,7 @@ pub struct Review {
 
 pub(crate) fn review(
     authorized: &Authorized,
+    bytes: &[u8],
     grants: &[Value],
     warnings: &[ward_manifest::Warning],
     previous: Option<&Previous>,
@@ -181,6 +185,12 @@ pub(crate) fn review(
             from_version: p.detail.current.version.clone(),
             diff: diff.lines(),
             widened,
+            commands: match &p.component {
+                Some(old) => crate::commands::command_changes_of(old, bytes),
+                None => {
+                    vec!["? commands not compared: the installed component cannot be read".into()]
+                }
+            },
         }
     });
     Ok(Review {

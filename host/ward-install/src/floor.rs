@@ -11,6 +11,9 @@ use crate::{Refusal, Request};
 pub(crate) struct Previous {
     pub(crate) detail: PluginDetail,
     pub(crate) manifest: Manifest,
+    /// The installed component's bytes, for the command diff; `None` if its blob cannot be read
+    /// (the diff then says so).
+    pub(crate) component: Option<Vec<u8>>,
 }
 
 /// A version below the floor: what the operator must confirm.
@@ -32,7 +35,12 @@ pub(crate) fn previous(store: &Store, name: &str) -> Result<Option<Previous>, Re
     };
     let manifest = Manifest::parse(detail.current.manifest_toml.as_bytes())
         .map_err(|e| Refusal::home(InstalledManifest(e)))?;
-    Ok(Some(Previous { detail, manifest }))
+    let component = store.get_blob(&detail.current.blob).ok();
+    Ok(Some(Previous {
+        detail,
+        manifest,
+        component,
+    }))
 }
 
 pub(crate) fn check(

@@ -22,6 +22,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod commands;
 mod commit;
 mod compile;
 pub mod consent;
@@ -102,6 +103,7 @@ pub fn install(
     let floor = floor::check(audit.store, &authorized.manifest, request)?;
     let review = consent::review(
         &authorized,
+        &request.bytes,
         &grants,
         &warnings,
         previous.as_ref(),

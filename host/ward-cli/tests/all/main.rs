@@ -4,6 +4,7 @@ mod agents;
 mod audit;
 mod cli;
 mod confirm;
+mod diff;
 mod install;
 mod lang;
 mod mcp;
