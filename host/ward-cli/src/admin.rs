@@ -705,12 +705,12 @@ fn component_bytes(home: &Home, what: &str) -> Result<Vec<u8>, Failure> {
         let store = store(home)?;
         let detail = store.inspect(name)?;
         let blob = match version {
-            None => detail.current.blob.clone(),
+            None => detail.current.blob,
             Some(v) => detail
                 .versions
                 .iter()
                 .find(|r| r.version == v)
-                .map(|r| r.blob.clone())
+                .map(|r| r.blob)
                 .ok_or_else(|| {
                     Failure::usage(anyhow!(
                         "{name} has no kept version {v}: `ward inspect {name}` lists them"
@@ -726,7 +726,7 @@ fn component_bytes(home: &Home, what: &str) -> Result<Vec<u8>, Failure> {
 
 fn embedded_manifest(what: &str, bytes: &[u8]) -> Result<Option<ward_manifest::Manifest>, Failure> {
     let Some(text) = ward_manifest::extract(bytes)
-        .map_err(|e| Failure::usage(anyhow!(e).context(format!("{what}"))))?
+        .map_err(|e| Failure::usage(anyhow!(e).context(what.to_owned())))?
     else {
         return Ok(None);
     };
