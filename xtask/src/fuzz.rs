@@ -131,10 +131,17 @@ pub(crate) fn fuzz(args: &[String]) -> anyhow::Result<()> {
     let target_dir = root.join("target/fuzz");
     let triple = host_triple()?;
 
+    // The fuzz workspace builds ward's crates as path dependencies, so it starts from the root
+    // lock file every time: the same versions as the tests, and no second lock file to keep in
+    // step when a crate's dependencies change (cargo then only adds the fuzz-only crates and
+    // drops what the targets do not use).
+    let lock = fuzz_dir.join("Cargo.lock");
+    std::fs::copy(root.join("Cargo.lock"), &lock)
+        .with_context(|| format!("cannot write {}", lock.display()))?;
     let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     build
         .current_dir(&fuzz_dir)
-        .args(["build", "--release", "--locked", "--target", &triple])
+        .args(["build", "--release", "--target", &triple])
         .args(options.targets.iter().flat_map(|t| ["--bin", t.as_str()]))
         .env("CARGO_TARGET_DIR", &target_dir)
         // With `--target`, these flags reach the targets and their dependencies but not build
