@@ -60,7 +60,10 @@ pub(crate) fn commands_from<'a>(
     for (name, item) in items {
         match &item {
             ComponentItem::ComponentFunc(func) => {
-                out.push(from_func(name, func, CommandKind::Func))
+                let params: Vec<&str> = func.params().map(|(p, _)| p).collect();
+                if !is_toolchain_export(name, &params) {
+                    out.push(from_func(name, func, CommandKind::Func));
+                }
             }
             ComponentItem::ComponentInstance(inst) if is_cli_run(name) => {
                 let kind = CommandKind::CliRun {
@@ -90,6 +93,19 @@ pub(crate) fn commands_from<'a>(
     }
     out.extend(cli);
     out
+}
+
+/// Exports a language toolchain adds to every component it builds, which are not the plugin's
+/// commands: they are never listed, described, offered to agents or called. componentize-qjs's
+/// `init(shim, script, entry-path, disable-gc)` evaluates JavaScript source given to it.
+const TOOLCHAIN_EXPORTS: &[(&str, &[&str])] =
+    &[("init", &["shim", "script", "entry-path", "disable-gc"])];
+
+/// Whether the root-level function `name` taking `params` is a toolchain's own export.
+pub(crate) fn is_toolchain_export(name: &str, params: &[&str]) -> bool {
+    TOOLCHAIN_EXPORTS
+        .iter()
+        .any(|(n, p)| *n == name && *p == params)
 }
 
 /// Whether an export name is `wasi:cli/run` at some 0.2 version.

@@ -116,6 +116,10 @@ pub fn describe_wit(component_bytes: &[u8]) -> Result<WitDescription, DescribeEr
             FunctionKind::AsyncFreestanding => true,
             _ => continue,
         };
+        let params: Vec<&str> = f.params.iter().map(|p| p.name.as_str()).collect();
+        if crate::command::is_toolchain_export(&f.name, &params) {
+            continue;
+        }
         let mut sig = String::new();
         sig.push_str(&ident(&f.name));
         sig.push_str(if is_async { ": async func(" } else { ": func(" });

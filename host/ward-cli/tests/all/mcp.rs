@@ -677,6 +677,28 @@ async fn token_from_a_private_file_works() {
     d.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documented_config_works_with_a_client_that_passes_no_environment() {
+    // docs/mcp.md: `ward mcp --home DIR --token-file FILE`, nothing in the environment.
+    let e = env();
+    let (tok, _) = token(&e.home, HELLO, Some("greet"));
+    let file = e.home.join("agent.token");
+    std::fs::write(&file, format!("{tok}\n")).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let d = daemon(&e.home).await;
+    let r = drive(
+        &e.home,
+        None,
+        json!({"bare_env": true, "args": ["--home", e.home, "--token-file", file], "steps": [
+            {"op": "list"},
+            {"op": "call", "name": "example_hello__greet", "args": {"name": "bare"}},
+        ]}),
+    )
+    .await;
+    assert_eq!(r[1]["text"], "Hello, bare!", "{r:?}");
+    d.shutdown().await;
+}
+
 fn ward(home: &Path) -> Command {
     let mut cmd = Command::new(ward_bin());
     cmd.env("WARD_HOME", home)

@@ -3,7 +3,7 @@
 Usage: python client.py WARD_BIN < steps.json
 
 The environment given to `ward mcp` is WARD_HOME plus WARD_TOKEN (when set) and the step list's
-"env". Steps (a JSON list), each answered with one JSON object on stdout, in order:
+"env"; with "bare_env": true, none of them. Steps (a JSON list), each answered with one JSON object on stdout, in order:
   {"op": "list"}                            -> {"tools": [{name, title, description, inputSchema}]} | {"error": str}
   {"op": "call", "name": N, "args": {...}}  -> {"isError": bool, "text": str, "structured": ...} | {"error": str}
   {"op": "exec", "argv": [...]}             -> {"status": int, "stdout": str, "stderr": str}
@@ -38,6 +38,10 @@ async def main():
     if "WARD_TOKEN" in os.environ:
         env["WARD_TOKEN"] = os.environ["WARD_TOKEN"]
     env.update(spec.get("env", {}))
+    if spec.get("bare_env"):
+        # As a client that passes the server none of its own environment (the SDK still adds its
+        # default safe variables: HOME, PATH, ...).
+        env = {}
     params = StdioServerParameters(command=ward, args=["mcp", *spec.get("args", [])], env=env)
     out = []
     confirmation = None
