@@ -116,6 +116,18 @@ pub(crate) enum Command {
     Mcp(McpArgs),
     /// Create a plugin project (Rust, Python or JavaScript) that builds and runs as generated
     New(NewArgs),
+    /// Print a shell completion script: `ward completions bash > ~/.local/share/bash-completion/completions/ward`
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write ward's man pages (ward.1 and one per subcommand) into DIR
+    Man {
+        /// Where to write them
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 /// `ward mcp`: the agent's token never appears on the command line (`ps` shows it to everyone).

@@ -147,5 +147,40 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Proposals { command } => proposals::proposals(&home, command),
         Command::Promote(args) => proposals::promote(&home, args),
         Command::New(args) => new::new(args),
+        Command::Completions { shell } => {
+            let mut cmd = <cli::Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "ward", &mut script);
+            match std::io::Write::write_all(&mut std::io::stdout().lock(), &script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(anyhow::anyhow!(e).context("stdout").into())
+                }
+                _ => Ok(()),
+            }
+        }
+        Command::Man { out } => man_pages(&out),
     }
+}
+
+/// Writes `ward.1` and `ward-SUBCOMMAND.1` (nested subcommands too) into `dir`.
+fn man_pages(dir: &std::path::Path) -> Result<(), Failure> {
+    use anyhow::Context as _;
+    fn write(dir: &std::path::Path, cmd: &clap::Command, name: &str) -> anyhow::Result<()> {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd.clone())
+            .title(name.to_owned())
+            .render(&mut page)
+            .context("rendering a man page")?;
+        let path = dir.join(format!("{name}.1"));
+        std::fs::write(&path, page).with_context(|| format!("cannot write {}", path.display()))?;
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            write(dir, sub, &format!("{name}-{}", sub.get_name()))?;
+        }
+        Ok(())
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut cmd = <cli::Cli as clap::CommandFactory>::command();
+    cmd.build();
+    write(dir, &cmd, "ward")?;
+    Ok(())
 }

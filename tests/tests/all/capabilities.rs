@@ -365,9 +365,10 @@ async fn a_call_cannot_exhaust_host_descriptors() {
         err.to_string().contains("handles limit of 64 handles"),
         "{err}"
     );
-    // Every descriptor the call held went with its store.
+    // Every descriptor the call held (64) went with its store; the slack is for other tests of
+    // this binary opening files meanwhile.
     assert!(
-        open_descriptors() <= before + 8,
+        open_descriptors() <= before + 32,
         "{before} -> {}",
         open_descriptors()
     );

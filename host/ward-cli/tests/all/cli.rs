@@ -316,3 +316,33 @@ fn secret_key_file_open_to_others_fails_closed() {
         .code(2)
         .stderr(predicate::str::contains("secrets.key"));
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_command_definitions() {
+    let h = home();
+    let bash = ward(&h).args(["completions", "bash"]).output().unwrap();
+    assert!(bash.status.success());
+    let bash = String::from_utf8_lossy(&bash.stdout);
+    assert!(
+        bash.contains("_ward()") && bash.contains("verify-proof"),
+        "{bash}"
+    );
+    let zsh = ward(&h).args(["completions", "zsh"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&zsh.stdout).starts_with("#compdef ward"));
+    let fish = ward(&h).args(["completions", "fish"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&fish.stdout).contains("complete -c ward"));
+    let dir = h.path().join("man");
+    ward(&h).args(["man", "--out"]).arg(&dir).assert().success();
+    for page in [
+        "ward.1",
+        "ward-install.1",
+        "ward-audit.1",
+        "ward-audit-verify.1",
+    ] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap();
+        assert!(
+            text.starts_with(".ie") || text.contains(".TH"),
+            "{page}: {text}"
+        );
+    }
+}

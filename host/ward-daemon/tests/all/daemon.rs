@@ -1427,7 +1427,6 @@ async fn a_call_cannot_exhaust_host_descriptors() {
         json!([{ "kind": "files", "guest": "/data", "host": data.display().to_string(), "writable": false }]),
     );
     let d = start(config(&e.home)).await;
-    let fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
     // A first call loads the plugin and opens what the daemon keeps open.
     let (_, body) = run_hostile(
         &d,
@@ -1437,7 +1436,6 @@ async fn a_call_cannot_exhaust_host_descriptors() {
     )
     .await;
     assert_eq!(body["result"], json!({ "ok": 8 }), "{body}");
-    let before = fds();
     let (status, body) = run_hostile(
         &d,
         &tok,
@@ -1448,11 +1446,8 @@ async fn a_call_cannot_exhaust_host_descriptors() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["kind"], "limit", "{body}");
     assert_eq!(body["error"]["limit"], "handles", "{body}");
-    assert!(
-        fds() <= before + 16,
-        "descriptors held after the call: {before} -> {}",
-        fds()
-    );
+    // (How many descriptors the process holds is not checked here: other tests of this binary
+    // open and close their own meanwhile; tests/tests/all/capabilities.rs checks it.)
     // The daemon still accepts connections and serves both sockets.
     let (status, _) = request(d.operator_socket(), Method::GET, "/v1/status", None, None)
         .await
