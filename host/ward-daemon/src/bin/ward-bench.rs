@@ -6,6 +6,12 @@
 //! durably before its reply, as in production. In the same run it measures fork+exec+wait of a
 //! native program doing the same job (`/bin/echo`), at the same concurrency levels. It prints a
 //! Markdown section with p50/p99 latency, throughput and the ratios between the two.
+//!
+//! With `--hostile`, a second section measures the daemon under attack: the operator's
+//! `GET /v1/status` and one agent's `greet`, first on an idle daemon, then while an agent keeps
+//! every call slot its token allows busy with guests spinning in pure compute, then while
+//! connections that send nothing fill the agent socket's budget; each against the idle
+//! baseline of the same run.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,7 +22,7 @@ use clap::Parser;
 use hyper::{Method, StatusCode};
 use serde_json::json;
 use ward_daemon::client::Connection;
-use ward_store::{BlobDigest, InstallRecord, NewToken, Store};
+use ward_store::{InstallRecord, NewToken, Store};
 
 /// Measure wardd's latency and throughput over its agent socket.
 #[derive(Debug, Parser)]
@@ -34,9 +40,56 @@ struct Args {
     /// The native program forked and executed for comparison
     #[arg(long, default_value = "/bin/echo")]
     native: PathBuf,
+    /// The `hostile` component: also measure the daemon under attack (spinning guests, a flood
+    /// of silent connections)
+    #[arg(long, value_name = "WASM")]
+    hostile: Option<PathBuf>,
 }
 
+/// Spinning clients in the attack: as many as the daemon runs calls at once, so that every call
+/// slot is busy with a guest spinning in pure compute.
+const ATTACK_CLIENTS: usize = ward_daemon::MAX_INFLIGHT_CALLS;
+
+/// Silent connections in the flood: the agent socket's whole budget.
+const FLOOD_CONNECTIONS: usize = ward_daemon::MAX_CONNECTIONS;
+
 const PLUGIN: &str = "example:hello";
+const HOSTILE: &str = "example:hostile";
+
+/// Packs `bytes` with `manifest`, signs them with `key` and installs them.
+fn install(
+    store: &mut Store,
+    key: &ward_signing::SecretKey,
+    bytes: &[u8],
+    manifest: &str,
+) -> anyhow::Result<()> {
+    let parsed = ward_manifest::Manifest::parse(manifest.as_bytes())?;
+    let packed = ward_manifest::embed(bytes, manifest.as_bytes())?;
+    let signed = ward_signing::sign(&packed, key)?;
+    let digest = ward_signing::digest(&signed)?.to_string();
+    let blob = store.put_blob(&signed)?;
+    store.install(&InstallRecord {
+        name: parsed.name.to_string(),
+        version: parsed.version.to_string(),
+        digest,
+        blob,
+        manifest_toml: manifest.to_owned(),
+        signers: json!([{ "key_id": key.public_key().key_id().to_string(), "labels": ["bench"] }]),
+        grants: json!([]),
+        summary: String::new(),
+        allow_downgrade: false,
+    })?;
+    Ok(())
+}
+
+fn new_token(store: &mut Store, plugin: &str) -> anyhow::Result<String> {
+    Ok(store
+        .token_create(&NewToken {
+            plugin: plugin.into(),
+            ..NewToken::default()
+        })?
+        .token)
+}
 
 struct Stats {
     calls: usize,
@@ -160,35 +213,152 @@ fn us(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
+/// Sequential requests of `path` on `socket` (one keep-alive connection) for `run_for`.
+async fn probe(
+    socket: PathBuf,
+    method: Method,
+    path: &'static str,
+    token: Option<String>,
+    body: Option<serde_json::Value>,
+    run_for: Duration,
+) -> anyhow::Result<Stats> {
+    let started = Instant::now();
+    let mut c = Connection::open(&socket).await?;
+    let mut lat = Vec::new();
+    while started.elapsed() < run_for {
+        let t = Instant::now();
+        let (status, reply) = c
+            .request(method.clone(), path, token.as_deref(), body.as_ref())
+            .await?;
+        if status != StatusCode::OK {
+            bail!("wardd answered {status} to {path}: {reply}");
+        }
+        lat.push(t.elapsed());
+    }
+    Ok(stats(lat, started.elapsed()))
+}
+
+/// The operator's status and one agent's greet, measured one after the other for `run_for` each.
+async fn probes(
+    operator: &std::path::Path,
+    agent: &std::path::Path,
+    token: &str,
+    run_for: Duration,
+) -> anyhow::Result<(Stats, Stats)> {
+    let status = probe(
+        operator.to_path_buf(),
+        Method::GET,
+        "/v1/status",
+        None,
+        None,
+        run_for,
+    )
+    .await?;
+    let body = json!({ "plugin": PLUGIN, "command": "greet", "args": { "name": "probe" } });
+    let greet = probe(
+        agent.to_path_buf(),
+        Method::POST,
+        "/v1/run",
+        Some(token.to_owned()),
+        Some(body),
+        run_for,
+    )
+    .await?;
+    Ok((status, greet))
+}
+
+/// Keeps `clients` calls of `spin` running until `stop` is set; returns how many ended (each at
+/// its time limit).
+async fn spinners(
+    socket: PathBuf,
+    token: String,
+    clients: usize,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<usize> {
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (socket, token, stop) = (socket.clone(), token.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut c = Connection::open(&socket).await?;
+            let body = json!({ "plugin": HOSTILE, "command": "spin", "args": {} });
+            let mut ended = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (status, reply) = c
+                    .request(Method::POST, "/v1/run", Some(&token), Some(&body))
+                    .await?;
+                if status != StatusCode::UNPROCESSABLE_ENTITY {
+                    bail!("a spinning call ended with {status}: {reply}");
+                }
+                ended += 1;
+            }
+            Ok::<_, anyhow::Error>(ended)
+        }));
+    }
+    let mut n = 0;
+    for t in tasks {
+        n += t.await??;
+    }
+    Ok(n)
+}
+
+/// Holds `n` connections to `socket` that send nothing, reopening each as the daemon closes it,
+/// until `stop` is set.
+async fn silent_flood(socket: PathBuf, n: usize, stop: Arc<std::sync::atomic::AtomicBool>) {
+    use tokio::io::AsyncReadExt as _;
+    let mut tasks = Vec::new();
+    for _ in 0..n {
+        let (socket, stop) = (socket.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok(mut s) = tokio::net::UnixStream::connect(&socket).await else {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let mut buf = [0u8; 16];
+                let _ = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await;
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let bytes = std::fs::read(&args.component)
         .with_context(|| format!("cannot read {}", args.component.display()))?;
     let tmp = tempfile::tempdir().context("cannot create a temporary home")?;
     let home = tmp.path().join("ward");
-    let token = {
-        let mut store = Store::open(&home)?;
-        let blob = store.put_blob(&bytes)?;
-        store.install(&InstallRecord {
-            name: PLUGIN.into(),
-            version: "0.1.0".into(),
-            digest: format!("sha256:{}", BlobDigest::of(&bytes)),
-            blob,
-            manifest_toml: format!(
-                "name = \"{PLUGIN}\"\nversion = \"0.1.0\"\ndescription = \"bench\"\n"
-            ),
-            signers: json!([]),
-            grants: json!([]),
-            summary: String::new(),
-            allow_downgrade: false,
-        })?;
-        store
-            .token_create(&NewToken {
-                plugin: PLUGIN.into(),
-                ..NewToken::default()
-            })?
-            .token
+    // Every load authorizes: the components are packed and signed by a key the home trusts, as
+    // `ward install` would leave them.
+    let key = ward_signing::SecretKey::generate()?;
+    let mut store = Store::open(&home)?;
+    let public = key.public_key();
+    store.trust_add(
+        &public.key_id().to_string(),
+        &public.to_openssh(),
+        "bench",
+        vec!["*".into()],
+        None,
+        None,
+    )?;
+    let manifest = format!("name = \"{PLUGIN}\"\nversion = \"0.1.0\"\ndescription = \"bench\"\n");
+    install(&mut store, &key, &bytes, &manifest)?;
+    let token = new_token(&mut store, PLUGIN)?;
+    let attacker = match &args.hostile {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let manifest = format!(
+                "name = \"{HOSTILE}\"\nversion = \"0.1.0\"\ndescription = \"bench\"\n[limits]\ntimeout = \"1s\"\n"
+            );
+            install(&mut store, &key, &bytes, &manifest)?;
+            Some(new_token(&mut store, HOSTILE)?)
+        }
+        None => None,
     };
+    drop(store);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -212,6 +382,44 @@ fn main() -> anyhow::Result<()> {
         let native = load_native(&args.native, level, run_for)?;
         rows.push((level, ward, native));
     }
+    let attack = match &attacker {
+        Some(bad) => Some(rt.block_on(async {
+            let operator = daemon.operator_socket().to_path_buf();
+            let idle = probes(&operator, &socket, &token, run_for).await?;
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let spin = tokio::spawn(spinners(
+                socket.clone(),
+                bad.clone(),
+                ATTACK_CLIENTS,
+                stop.clone(),
+            ));
+            // Let every slot fill.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let spinning = probes(&operator, &socket, &token, run_for).await?;
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let spins = spin.await??;
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flood = tokio::spawn(silent_flood(
+                socket.clone(),
+                FLOOD_CONNECTIONS,
+                stop.clone(),
+            ));
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let flooded = probe(
+                operator.clone(),
+                Method::GET,
+                "/v1/status",
+                None,
+                None,
+                run_for,
+            )
+            .await?;
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let _ = flood.await;
+            Ok::<_, anyhow::Error>((idle, spinning, spins, flooded))
+        })?),
+        None => None,
+    };
     rt.block_on(daemon.shutdown());
     let store = Store::open(&home)?;
     let report = store
@@ -265,6 +473,49 @@ fn main() -> anyhow::Result<()> {
         eprintln!(
             "clients {level}: ward {} calls, native {} calls",
             w.calls, n.calls
+        );
+    }
+    if let Some(((idle_status, idle_greet), (spin_status, spin_greet), spins, flooded)) = attack {
+        println!("\n## Daemon under attack\n");
+        println!(
+            "Written by `ward-bench --hostile` in the same run as the section above; do not edit by hand.\n"
+        );
+        println!(
+            "- spinning: {ATTACK_CLIENTS} agent clients keep every call slot (`max_inflight_calls`) busy with `hostile`'s `spin`, a guest looping in pure compute until its 1 s limit ({spins} such calls ended during the run)"
+        );
+        println!(
+            "- silent flood: {FLOOD_CONNECTIONS} connections to `agent.sock` (its whole budget) that send nothing, each reopened when the daemon closes it"
+        );
+        println!(
+            "- probes, one request at a time on a keep-alive connection, {} s each: the operator's `GET /v1/status`, and one agent's `greet` (which waits for a call slot like any call)\n",
+            args.seconds
+        );
+        println!(
+            "| scenario | operator status p50 | p99 | p50 vs idle | agent greet p50 | p99 | p50 vs idle |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|");
+        let ratio = |a: &Stats, b: &Stats| a.p50.as_secs_f64() / b.p50.as_secs_f64().max(1e-9);
+        println!(
+            "| idle | {} | {} | 1.00 | {} | {} | 1.00 |",
+            us(idle_status.p50),
+            us(idle_status.p99),
+            us(idle_greet.p50),
+            us(idle_greet.p99)
+        );
+        println!(
+            "| every call slot spinning | {} | {} | {:.2} | {} | {} | {:.2} |",
+            us(spin_status.p50),
+            us(spin_status.p99),
+            ratio(&spin_status, &idle_status),
+            us(spin_greet.p50),
+            us(spin_greet.p99),
+            ratio(&spin_greet, &idle_greet)
+        );
+        println!(
+            "| agent socket flooded with silent connections | {} | {} | {:.2} | — | — | — |",
+            us(flooded.p50),
+            us(flooded.p99),
+            ratio(&flooded, &idle_status)
         );
     }
     Ok(())
