@@ -116,6 +116,14 @@ pub(crate) enum Command {
     Mcp(McpArgs),
     /// Create a plugin project (Rust, Python or JavaScript) that builds and runs as generated
     New(NewArgs),
+    /// Check the data directory, policy.toml, daemon.toml, the trust store, the installed
+    /// plugins, the audit log, the daemon and the toolchains; say what is misconfigured and the
+    /// command that fixes it
+    Doctor {
+        /// Print JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script: `ward completions bash > ~/.local/share/bash-completion/completions/ward`
     Completions {
         /// The shell

@@ -5,6 +5,7 @@ mod agents;
 mod cli;
 mod confirm_tty;
 mod describe;
+mod doctor;
 mod install;
 mod mcp;
 mod new;
@@ -159,6 +160,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::Man { out } => man_pages(&out),
+        Command::Doctor { json } => doctor::doctor(&home, json),
     }
 }
 

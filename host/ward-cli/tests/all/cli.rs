@@ -346,3 +346,85 @@ fn completions_and_man_pages_come_from_the_command_definitions() {
         );
     }
 }
+
+#[test]
+fn doctor_names_what_is_misconfigured_and_the_fix() {
+    let h = home();
+    let dir = h.path().join("ward");
+    let doctor = |json: bool| {
+        let mut cmd = ward(&h);
+        cmd.arg("doctor");
+        if json {
+            cmd.arg("--json");
+        }
+        cmd.output().unwrap()
+    };
+    // A fresh machine: nothing is wrong yet, a few things are worth knowing.
+    let out = doctor(true);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    let daemon = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "daemon")
+        .unwrap();
+    assert_eq!(daemon["status"], "warn");
+    assert!(
+        daemon["fix"]
+            .as_str()
+            .unwrap()
+            .contains("ward daemon start")
+    );
+    // A rule raised in policy.toml that the installed plugin no longer meets, a broken policy
+    // file, no trusted key and a data directory others can read: each failed with its fix.
+    let manifest = "name = \"example:hello\"\nversion = \"1.0.0\"\ndescription = \"t\"\n";
+    ward_testkit::install::install_signed(
+        &dir,
+        ward_fixtures::HELLO,
+        manifest,
+        serde_json::json!([]),
+    );
+    std::fs::write(
+        dir.join("policy.toml"),
+        "[[rule]]\nnamespace = \"example:*\"\nthreshold = 2\n",
+    )
+    .unwrap();
+    let out = doctor(false);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("fail  plugins: enabled but refused at their next run: example:hello ("),
+        "{text}"
+    );
+    assert!(text.contains("fix: ward trust check"), "{text}");
+    std::fs::write(dir.join("policy.toml"), "[[rule]]\nnamespace = \"x:*\"\n").unwrap();
+    let text = String::from_utf8_lossy(&doctor(false).stdout).into_owned();
+    assert!(text.contains("fail  policy.toml"), "{text}");
+    std::fs::remove_file(dir.join("policy.toml")).unwrap();
+    let key_id = ward_testkit::install::publisher()
+        .public_key()
+        .key_id()
+        .to_string();
+    ward_store::Store::open(&dir)
+        .unwrap()
+        .trust_revoke(&key_id)
+        .unwrap();
+    let text = String::from_utf8_lossy(&doctor(false).stdout).into_owned();
+    assert!(
+        text.contains("fail  trust store: no key is trusted"),
+        "{text}"
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let text = String::from_utf8_lossy(&doctor(false).stdout).into_owned();
+    assert!(
+        text.contains(&format!("fix: chmod 700 {}", dir.display())),
+        "{text}"
+    );
+}
