@@ -166,6 +166,48 @@ struct Ctx {
     loads: ward_call::LoadCache,
     /// Most handles one call may hold, from the descriptor budget.
     max_handles: u64,
+    /// The threads guest code runs on (declared last: it stops after everything using it).
+    _guests: GuestPool,
+}
+
+/// The threads guest code runs on: a pool of its own, as many as the machine has cores, at a
+/// lower scheduling priority than the threads serving the sockets, so that calls spinning in
+/// pure compute never keep the operator (or any request's parsing, gates and audit) waiting.
+struct GuestPool(Option<tokio::runtime::Runtime>);
+
+/// How much lower the guest threads' priority is (a nice value).
+const GUEST_NICE: i32 = 10;
+
+impl GuestPool {
+    fn start() -> std::io::Result<GuestPool> {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("ward-guest")
+            .on_thread_start(|| {
+                // On Linux this sets the calling thread's nice value only.
+                let _ = rustix::process::setpriority_process(None, GUEST_NICE);
+            })
+            .enable_all()
+            .build()?;
+        Ok(GuestPool(Some(rt)))
+    }
+
+    fn handle(&self) -> tokio::runtime::Handle {
+        match &self.0 {
+            Some(rt) => rt.handle().clone(),
+            None => tokio::runtime::Handle::current(),
+        }
+    }
+}
+
+impl Drop for GuestPool {
+    fn drop(&mut self) {
+        // Dropped inside the daemon's own executor: do not block it waiting for guest threads.
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 /// Applies a changed `policy.toml` to every installed plugin: those whose current version no
@@ -235,9 +277,11 @@ pub async fn start(config: DaemonConfig) -> Result<Running, DaemonError> {
         .collect::<Result<Vec<_>, _>>()?;
     let (audit, audit_thread) = audit::AuditWriter::start(Store::open(&root)?)
         .map_err(|e| DaemonError::io("audit writer", e))?;
-    let runtime = ward_runtime::Runtime::new(ward_runtime::RuntimeOptions {
+    let mut runtime = ward_runtime::Runtime::new(ward_runtime::RuntimeOptions {
         cache_dir: Some(home.artifact_cache()),
     })?;
+    let guests = GuestPool::start().map_err(|e| DaemonError::io("guest threads", e))?;
+    runtime.run_guests_on(guests.handle());
 
     let operator_socket = config.operator_socket();
     let agent_socket = config.agent_socket();
@@ -251,6 +295,7 @@ pub async fn start(config: DaemonConfig) -> Result<Running, DaemonError> {
         refusals: Arc::new(refusals::Refusals::default()),
         calls: Arc::new(Semaphore::new(config.limits.max_inflight_calls)),
         loads: ward_call::LoadCache::default(),
+        _guests: guests,
         max_handles: ward_call::per_call_handles(
             config.limits.max_inflight_calls,
             config.limits.max_connections + config.limits.max_operator_connections,

@@ -211,6 +211,8 @@ pub struct Runtime {
     linker: wasmtime::component::Linker<State>,
     cache: Option<ArtifactCache>,
     plugins: Mutex<HashMap<Digest, Arc<Plugin>>>,
+    /// Where guest code runs, if not on the caller's executor ([`Runtime::run_guests_on`]).
+    guests: Option<tokio::runtime::Handle>,
     _ticker: engine::EpochTicker,
 }
 
@@ -239,8 +241,37 @@ impl Runtime {
             linker,
             cache,
             plugins: Mutex::new(HashMap::new()),
+            guests: None,
             _ticker: ticker,
         })
+    }
+
+    /// Runs guest code (instantiation and the call) on `executor` from now on, instead of on the
+    /// executor that awaits [`Runtime::call`]: a daemon gives guests a pool of their own, so that
+    /// however many calls spin in pure compute, the threads serving its sockets stay free.
+    pub fn run_guests_on(&mut self, executor: tokio::runtime::Handle) {
+        self.guests = Some(executor);
+    }
+
+    /// Runs `work`, which owns the call's store, on the guest executor if there is one (and
+    /// stops it when the returned future is dropped, at the deadline), else in place.
+    async fn execute<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, CallError> {
+        let Some(executor) = &self.guests else {
+            return Ok(work.await);
+        };
+        struct AbortOnDrop(tokio::task::AbortHandle);
+        impl Drop for AbortOnDrop {
+            fn drop(&mut self) {
+                self.0.abort();
+            }
+        }
+        let task = executor.spawn(work);
+        let _abort = AbortOnDrop(task.abort_handle());
+        task.await
+            .map_err(|e| CallError::Instantiate(format!("the call's task ended: {e}")))
     }
 
     /// The engine shared by every plugin.
@@ -423,26 +454,36 @@ impl Runtime {
                     name: cmd.name.clone(),
                     reason: "the export could not be found".into(),
                 })?;
-        let mut store = self.store(plugin, limits, grants)?;
+        let store = self.store(plugin, limits, grants)?;
         let wait = store.data().operator_wait();
         let started = Instant::now();
-        let mut results = vec![Val::Bool(false); usize::from(cmd.result.is_some())];
-        let outcome = {
-            let run = async {
-                let instance = plugin.pre.instantiate_async(&mut store).await?;
+        let pre = plugin.pre.clone();
+        let result_count = usize::from(cmd.result.is_some());
+        let run = async move {
+            let mut store = store;
+            let mut results = vec![Val::Bool(false); result_count];
+            let outcome = async {
+                let instance = pre.instantiate_async(&mut store).await?;
                 let func = instance
                     .get_func(&mut store, index)
                     .ok_or_else(|| wasmtime::Error::msg("exported function missing"))?;
                 func.call_async(&mut store, &params, &mut results).await
-            };
-            with_deadline(limits.timeout + HOST_WAIT_GRACE, &wait, run).await
+            }
+            .await;
+            (store, results, outcome)
         };
+        let finished =
+            with_deadline(limits.timeout + HOST_WAIT_GRACE, &wait, self.execute(run)).await;
         let duration = started.elapsed();
+        let (store, results, outcome) = match finished {
+            Err(_elapsed) => return Err(LimitExceeded::of(Limit::Time, limits).into()),
+            Ok(Err(e)) => return Err(e),
+            Ok(Ok(done)) => done,
+        };
         let fuel_consumed = fuel_used(&store, limits);
         match outcome {
-            Err(_elapsed) => Err(LimitExceeded::of(Limit::Time, limits).into()),
-            Ok(Err(err)) => Err(classify(err, store.data(), limits, &grants.redactor)),
-            Ok(Ok(())) => {
+            Err(err) => Err(classify(err, store.data(), limits, &grants.redactor)),
+            Ok(()) => {
                 let value = results.first();
                 let is_err = matches!(value, Some(Val::Result(Err(_))));
                 let result = ward_values::result_to_json(
@@ -475,25 +516,34 @@ impl Runtime {
                 name: "run".into(),
                 reason: "the plugin does not export wasi:cli/run".into(),
             })?;
-        let mut store = self.store(plugin, limits, grants)?;
+        let store = self.store(plugin, limits, grants)?;
         let wait = store.data().operator_wait();
         let started = Instant::now();
-        let outcome = {
-            let run = async {
+        let command_pre = command_pre.clone();
+        let run = async move {
+            let mut store = store;
+            let outcome = async {
                 let command = command_pre.instantiate_async(&mut store).await?;
                 command.wasi_cli_run().call_run(&mut store).await
-            };
-            with_deadline(limits.timeout + HOST_WAIT_GRACE, &wait, run).await
+            }
+            .await;
+            (store, outcome)
         };
+        let finished =
+            with_deadline(limits.timeout + HOST_WAIT_GRACE, &wait, self.execute(run)).await;
         let duration = started.elapsed();
+        let (store, outcome) = match finished {
+            Err(_elapsed) => return Err(LimitExceeded::of(Limit::Time, limits).into()),
+            Ok(Err(e)) => return Err(e),
+            Ok(Ok(done)) => done,
+        };
         let fuel_consumed = fuel_used(&store, limits);
         let state = store.data();
         let stderr_text = || tail_text(&grants.redactor, &state.stderr());
         let code = match outcome {
-            Err(_elapsed) => return Err(LimitExceeded::of(Limit::Time, limits).into()),
-            Ok(Ok(Ok(()))) => 0,
-            Ok(Ok(Err(()))) => 1,
-            Ok(Err(err)) => match err.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            Ok(Ok(())) => 0,
+            Ok(Err(())) => 1,
+            Err(err) => match err.downcast_ref::<wasmtime_wasi::I32Exit>() {
                 Some(exit) if state.exceeded().is_none() => exit.0,
                 _ => return Err(classify(err, state, limits, &grants.redactor)),
             },

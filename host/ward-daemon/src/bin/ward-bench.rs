@@ -44,6 +44,35 @@ struct Args {
     /// of silent connections)
     #[arg(long, value_name = "WASM")]
     hostile: Option<PathBuf>,
+    /// Write the sections into this Markdown file (docs/benchmarks.md) in place of the ones it
+    /// has, instead of printing them
+    #[arg(long, value_name = "FILE")]
+    update: Option<PathBuf>,
+}
+
+/// Appends a line to a section.
+macro_rules! say {
+    ($buf:ident, $($t:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($buf, $($t)*);
+    }};
+}
+
+/// `text` with the part from `start` up to `end` (or the next `## ` heading, or the end)
+/// replaced by `section`; appended when `start` is not found.
+fn replace_section(text: &str, start: &str, end: Option<&str>, section: &str) -> String {
+    let Some(from) = text.find(start) else {
+        return format!(
+            "{}\n{section}",
+            text.trim_end_matches('\n').to_owned() + "\n"
+        );
+    };
+    let rest = &text[from + start.len()..];
+    let to = end
+        .and_then(|e| rest.find(e))
+        .or_else(|| rest.find("\n## ").map(|i| i + 1))
+        .map_or(text.len(), |i| from + start.len() + i);
+    format!("{}{section}\n{}", &text[..from], &text[to..])
 }
 
 /// Spinning clients in the attack: as many as the daemon runs calls at once, so that every call
@@ -432,33 +461,44 @@ fn main() -> anyhow::Result<()> {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("## Daemon: `hello` over the agent socket vs fork+exec\n");
-    println!(
+    let mut md = String::new();
+    say!(
+        md,
+        "## Daemon: `hello` over the agent socket vs fork+exec\n"
+    );
+    say!(
+        md,
         "Written by `ward-bench` (`host/ward-daemon/src/bin/ward-bench.rs`); do not edit by hand.\n"
     );
-    println!(
+    say!(
+        md,
         "- date: {date}; {cores} cores; {} s per level and kind",
         args.seconds
     );
-    println!(
+    say!(
+        md,
         "- ward: in-process wardd, one keep-alive HTTP/1.1 connection per client on `agent.sock`, `POST /v1/run` `greet` with a bearer token; every call audited durably (group commit, `synchronous=FULL`) before its reply; {} audit rows verified after the run",
         report.rows
     );
-    println!(
+    say!(
+        md,
         "- native: fork+exec+wait of `{} \"Hello, World!\"` from as many threads as clients",
         args.native.display()
     );
-    println!(
+    say!(
+        md,
         "- durability floor, same directory and run: 4 KiB rewritten in place and fsynced (what one commit to the write-ahead log costs the disk): p50 {}, p99 {}\n",
         us(floor.p50),
         us(floor.p99)
     );
-    println!(
+    say!(
+        md,
         "| clients | ward p50 | ward p99 | ward calls/s | native p50 | native p99 | native calls/s | p50 native/ward | throughput ward/native | ward p50 / fsync p50 |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    say!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (level, w, n) in &rows {
-        println!(
+        say!(
+            md,
             "| {level} | {} | {} | {:.0} | {} | {} | {:.0} | {:.2} | {:.2} | {:.1} |",
             us(w.p50),
             us(w.p99),
@@ -475,34 +515,42 @@ fn main() -> anyhow::Result<()> {
             w.calls, n.calls
         );
     }
+    let mut atk = String::new();
     if let Some(((idle_status, idle_greet), (spin_status, spin_greet), spins, flooded)) = attack {
-        println!("\n## Daemon under attack\n");
-        println!(
+        say!(atk, "## Daemon under attack\n");
+        say!(
+            atk,
             "Written by `ward-bench --hostile` in the same run as the section above; do not edit by hand.\n"
         );
-        println!(
+        say!(
+            atk,
             "- spinning: {ATTACK_CLIENTS} agent clients keep every call slot (`max_inflight_calls`) busy with `hostile`'s `spin`, a guest looping in pure compute until its 1 s limit ({spins} such calls ended during the run)"
         );
-        println!(
+        say!(
+            atk,
             "- silent flood: {FLOOD_CONNECTIONS} connections to `agent.sock` (its whole budget) that send nothing, each reopened when the daemon closes it"
         );
-        println!(
+        say!(
+            atk,
             "- probes, one request at a time on a keep-alive connection, {} s each: the operator's `GET /v1/status`, and one agent's `greet` (which waits for a call slot like any call)\n",
             args.seconds
         );
-        println!(
+        say!(
+            atk,
             "| scenario | operator status p50 | p99 | p50 vs idle | agent greet p50 | p99 | p50 vs idle |"
         );
-        println!("|---|---:|---:|---:|---:|---:|---:|");
+        say!(atk, "|---|---:|---:|---:|---:|---:|---:|");
         let ratio = |a: &Stats, b: &Stats| a.p50.as_secs_f64() / b.p50.as_secs_f64().max(1e-9);
-        println!(
+        say!(
+            atk,
             "| idle | {} | {} | 1.00 | {} | {} | 1.00 |",
             us(idle_status.p50),
             us(idle_status.p99),
             us(idle_greet.p50),
             us(idle_greet.p99)
         );
-        println!(
+        say!(
+            atk,
             "| every call slot spinning | {} | {} | {:.2} | {} | {} | {:.2} |",
             us(spin_status.p50),
             us(spin_status.p99),
@@ -511,12 +559,31 @@ fn main() -> anyhow::Result<()> {
             us(spin_greet.p99),
             ratio(&spin_greet, &idle_greet)
         );
-        println!(
+        say!(
+            atk,
             "| agent socket flooded with silent connections | {} | {} | {:.2} | — | — | — |",
             us(flooded.p50),
             us(flooded.p99),
             ratio(&flooded, &idle_status)
         );
+    }
+    match &args.update {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let mut text = replace_section(
+                &text,
+                "## Daemon: `hello` over the agent socket vs fork+exec",
+                Some("Rerun with"),
+                &md,
+            );
+            if !atk.is_empty() {
+                text = replace_section(&text, "## Daemon under attack", None, &atk);
+            }
+            std::fs::write(file, text)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+        }
+        None => print!("{md}\n{atk}"),
     }
     Ok(())
 }
