@@ -303,27 +303,12 @@ fn audit_time(flag: &str, text: &str) -> Result<u64, Failure> {
     if let Some(t) = ward_store::parse_utc(text) {
         return Ok(t);
     }
-    let age = parse_age(text).ok_or_else(|| {
+    let age = ward_policy::parse_period(text).map_err(|_| {
         Failure::usage(anyhow!(
             "{flag} {text:?}: write an RFC 3339 UTC time (2026-12-04T10:00:00Z), a date (2026-12-04) or an age (90s, 30m, 1h, 7d)"
         ))
     })?;
-    Ok(now_unix().saturating_sub(age))
-}
-
-/// `90s`, `30m`, `1h`, `7d` in seconds.
-fn parse_age(text: &str) -> Option<u64> {
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (n, unit) = text.split_at(split);
-    let n: u64 = n.parse().ok()?;
-    let per = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return None,
-    };
-    n.checked_mul(per)
+    Ok(now_unix().saturating_sub(age.as_secs()))
 }
 
 fn audit_filter(args: &AuditFilterArgs) -> Result<ward_store::AuditFilter, Failure> {
